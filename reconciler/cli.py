@@ -1,0 +1,25 @@
+"""The ``reconciler`` command line.
+
+Each command lives in the module that owns it and registers itself here, so this file stays a
+table of contents.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="reconciler",
+    help="Two-way reconciliation of contacts, notes and tags.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
