@@ -1,0 +1,87 @@
+"""Normalisation: what "the same" means when comparing values across sides.
+
+The engine compares normalised content, never timestamps. These functions are the single
+definition of equality for tags, emails, phones, names and note bodies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+from reconciler.sides.base import CoreField
+
+_SPACES = re.compile(r"[ \t]+")
+
+
+def tag_key(name: str, *, case_insensitive: bool = True) -> str:
+    """The comparison key of a tag: trimmed, inner runs of spaces folded, case-folded."""
+    key = _SPACES.sub(" ", unicodedata.normalize("NFC", name).strip())
+    return key.casefold() if case_insensitive else key
+
+
+def email_key(email: str | None) -> str | None:
+    if email is None:
+        return None
+    value = unicodedata.normalize("NFC", email).strip().casefold()
+    return value or None
+
+
+def phone_key(phone: str | None, *, default_region: str = "1") -> str | None:
+    """E.164 (``+<digits>``) from the usual ways people type phones.
+
+    ``default_region`` is the calling code assumed for national numbers (no ``+`` or ``00``).
+    Returns None when there are too few digits to be a phone number.
+    """
+    if phone is None:
+        return None
+    raw = phone.strip()
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    if len(digits) < 7:
+        return None
+    if raw.startswith("+"):
+        return "+" + digits
+    if digits.startswith("00"):
+        return "+" + digits[2:]
+    if default_region == "1" and len(digits) == 11 and digits.startswith("1"):
+        return "+" + digits
+    return "+" + default_region + digits.lstrip("0")
+
+
+def name_value(name: str | None) -> str | None:
+    """Names keep their case (a real edit) but lose surrounding and doubled spaces."""
+    if name is None:
+        return None
+    value = _SPACES.sub(" ", unicodedata.normalize("NFC", name).strip())
+    return value or None
+
+
+def field_value(name: CoreField, value: str | None, *, default_region: str = "1") -> str | None:
+    """The normalised value of a core field, as stored in the base and compared by the diff."""
+    if name == "email":
+        return email_key(value)
+    if name == "phone":
+        return phone_key(value, default_region=default_region)
+    return name_value(value)
+
+
+def note_body(body: str) -> str:
+    """The canonical text of a note: NFC, LF line ends, no trailing spaces, no edge blank lines.
+
+    HighLevel may re-render whitespace; two bodies that differ only there are the same note.
+    """
+    text = unicodedata.normalize("NFC", body).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line.rstrip() for line in text.split("\n")]
+    return "\n".join(lines).strip("\n")
+
+
+def note_hash(body: str) -> str:
+    return hashlib.sha256(note_body(body).encode("utf-8")).hexdigest()[:32]
+
+
+def value_hash(value: str | None) -> str | None:
+    """A short stable hash for explanations (values themselves may be personal data)."""
+    if value is None:
+        return None
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:12]
