@@ -1,0 +1,341 @@
+"""The data behind a ``MemorySide``, with HighLevel's semantics, mutated synchronously.
+
+Tests reach it as ``side.user`` to act as "a user on that side" would (edit a note in the UI,
+tag a contact by hand): those changes are not requests, cost no budget and never fail. The
+side's async methods go through the same operations, so both paths obey the same rules:
+
+- tags are a set changed by deltas, stored trimmed and lower-cased as HighLevel does;
+  ``dateUpdated`` moves when a field or the tag set actually changes (a no-op write leaves it)
+  and strictly increases per contact, so a "changed since" watermark never misses a write;
+- notes have no update time, and writing them does not move the contact's ``dateUpdated``;
+- ids are 20 characters of ``[A-Za-z0-9]`` like HighLevel's, drawn from a seeded RNG;
+- timestamps have millisecond precision (HighLevel sends ``...T12:02:11.285Z``);
+- a create (or an update) whose email, then phone, matches another contact is refused with that
+  contact's id, as a location with "allow duplicate contacts" off does;
+- notes list newest first; an empty string clears a field.
+
+Contacts are kept in an index sorted by ``(dateUpdated, id)``: listing pages are bisections,
+so a 100,000-contact store pages as fast as a small one, and a contact updated during a
+listing moves behind the cursor and is seen again, as with HighLevel's ``searchAfter``.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from reconciler.errors import DuplicateContactError, NotFoundError
+from reconciler.sides.base import CORE_FIELDS, Contact, CoreField, Note, Task, TaskDraft
+from reconciler.sides.normalise import normalise_email, normalise_phone
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+_ID_LENGTH = 20
+
+SortKey = tuple[datetime, str]
+
+
+def utc_now_ms() -> datetime:
+    return truncate_ms(datetime.now(UTC))
+
+
+def truncate_ms(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+class MemoryStore:
+    """Contacts, tags, notes and tasks of one in-memory account."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] = utc_now_ms,
+        allow_duplicates: bool = False,
+        id_seed: int = 0,
+    ) -> None:
+        self._clock = clock
+        self.allow_duplicates = allow_duplicates
+        self._ids = random.Random(id_seed)
+        self._contacts: dict[str, Contact] = {}
+        self._order: list[SortKey] = []
+        self._by_email: dict[str, set[str]] = {}
+        self._by_phone: dict[str, set[str]] = {}
+        self._notes: dict[str, dict[str, Note]] = {}
+        self._tasks: dict[str, dict[str, Task]] = {}
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._contacts)
+
+    def contact(self, contact_id: str) -> Contact:
+        try:
+            return self._contacts[contact_id]
+        except KeyError:
+            raise NotFoundError(f"contact {contact_id} not found", status=404) from None
+
+    def contacts(self) -> list[Contact]:
+        """Every contact, in listing order (``dateUpdated``, then id)."""
+        return [self._contacts[key[1]] for key in self._order]
+
+    def page(self, *, after: SortKey | None, since: datetime | None, limit: int) -> list[Contact]:
+        """Up to ``limit`` contacts sorted after ``after`` and updated at or after ``since``."""
+        start = 0
+        if since is not None:
+            start = bisect_left(self._order, (since, ""))
+        if after is not None:
+            start = max(start, bisect_right(self._order, after))
+        return [self._contacts[key[1]] for key in self._order[start : start + limit]]
+
+    def find(self, *, email: str | None = None, phone: str | None = None) -> list[Contact]:
+        ids: set[str] = set()
+        email_key = normalise_email(email)
+        if email_key is not None:
+            ids |= self._by_email.get(email_key, set())
+        phone_key = normalise_phone(phone)
+        if phone_key is not None:
+            ids |= self._by_phone.get(phone_key, set())
+        return [self._contacts[i] for i in sorted(ids)]
+
+    def notes(self, contact_id: str) -> list[Note]:
+        self.contact(contact_id)
+        return list(reversed(self._notes[contact_id].values()))
+
+    def note(self, contact_id: str, note_id: str) -> Note:
+        try:
+            return self._notes[contact_id][note_id]
+        except KeyError:
+            raise NotFoundError(f"note {note_id} not found", status=404) from None
+
+    def tasks(self, contact_id: str) -> list[Task]:
+        self.contact(contact_id)
+        return list(self._tasks[contact_id].values())
+
+    def task(self, contact_id: str, task_id: str) -> Task:
+        try:
+            return self._tasks[contact_id][task_id]
+        except KeyError:
+            raise NotFoundError(f"task {task_id} not found", status=404) from None
+
+    # -- contact writes --------------------------------------------------------------------
+
+    def add_contact(
+        self,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        tags: Iterable[str] = (),
+    ) -> Contact:
+        now = self._clock()
+        contact = Contact(
+            id=self._new_id(),
+            first_name=first_name or None,
+            last_name=last_name or None,
+            email=email or None,
+            phone=_stored_phone(phone),
+            tags=normalise_tags(tags),
+            date_added=now,
+            date_updated=now,
+        )
+        self._check_duplicates(contact)
+        self._contacts[contact.id] = contact
+        self._notes[contact.id] = {}
+        self._tasks[contact.id] = {}
+        insort(self._order, _key(contact))
+        self._index(contact)
+        return contact
+
+    def edit_contact(
+        self, contact_id: str, changes: Mapping[CoreField, str | None] | None = None, **fields: str
+    ) -> Contact:
+        """Change core fields (a ``changes`` mapping, keyword arguments, or both)."""
+        merged: dict[str, str | None] = {name: value for name, value in (changes or {}).items()}
+        merged.update(fields)
+        unknown = set(merged) - set(CORE_FIELDS)
+        if unknown:
+            raise ValueError(f"not core fields: {sorted(unknown)}")
+        current = self.contact(contact_id)
+        cleaned = {name: value or None for name, value in merged.items()}
+        if "phone" in cleaned:
+            cleaned["phone"] = _stored_phone(cleaned["phone"])
+        if all(getattr(current, name) == value for name, value in cleaned.items()):
+            return current
+        self._check_duplicates(replace(current, **cleaned))  # type: ignore[arg-type]
+        return self._replace(current, **cleaned)
+
+    def delete_contact(self, contact_id: str) -> None:
+        contact = self.contact(contact_id)
+        del self._contacts[contact_id]
+        del self._notes[contact_id]
+        del self._tasks[contact_id]
+        self._order.pop(bisect_left(self._order, _key(contact)))
+        self._unindex(contact)
+
+    def add_tag(self, contact_id: str, *tags: str) -> Contact:
+        contact = self.contact(contact_id)
+        merged = contact.tags | normalise_tags(tags)
+        return contact if merged == contact.tags else self._replace(contact, tags=merged)
+
+    def remove_tag(self, contact_id: str, *tags: str) -> Contact:
+        contact = self.contact(contact_id)
+        kept = contact.tags - normalise_tags(tags)
+        return contact if kept == contact.tags else self._replace(contact, tags=kept)
+
+    # -- notes and tasks -------------------------------------------------------------------
+
+    def add_note(self, contact_id: str, body: str, *, user_id: str | None = None) -> Note:
+        self.contact(contact_id)
+        note = Note(
+            id=self._new_id(),
+            contact_id=contact_id,
+            body=body,
+            date_added=self._clock(),
+            user_id=user_id,
+        )
+        self._notes[contact_id][note.id] = note
+        return note
+
+    def edit_note(self, contact_id: str, note_id: str, body: str) -> Note:
+        note = replace(self.note(contact_id, note_id), body=body)
+        self._notes[contact_id][note_id] = note
+        return note
+
+    def delete_note(self, contact_id: str, note_id: str) -> None:
+        self.note(contact_id, note_id)
+        del self._notes[contact_id][note_id]
+
+    def add_task(self, contact_id: str, draft: TaskDraft) -> Task:
+        self.contact(contact_id)
+        task = Task(
+            id=self._new_id(),
+            contact_id=contact_id,
+            title=draft.title,
+            body=draft.body,
+            due_date=draft.due_date,
+            completed=draft.completed,
+            assigned_to=draft.assigned_to,
+        )
+        self._tasks[contact_id][task.id] = task
+        return task
+
+    def edit_task(self, contact_id: str, task_id: str, draft: TaskDraft) -> Task:
+        task = replace(
+            self.task(contact_id, task_id),
+            title=draft.title,
+            body=draft.body,
+            due_date=draft.due_date,
+            completed=draft.completed,
+            assigned_to=draft.assigned_to,
+        )
+        self._tasks[contact_id][task_id] = task
+        return task
+
+    def complete_task(self, contact_id: str, task_id: str, completed: bool) -> Task:
+        task = replace(self.task(contact_id, task_id), completed=completed)
+        self._tasks[contact_id][task_id] = task
+        return task
+
+    def delete_task(self, contact_id: str, task_id: str) -> None:
+        self.task(contact_id, task_id)
+        del self._tasks[contact_id][task_id]
+
+    # -- bulk ------------------------------------------------------------------------------
+
+    def populate(
+        self,
+        count: int,
+        *,
+        tags_per_contact: int = 5,
+        notes_per_contact: int = 3,
+        seed: int = 0,
+    ) -> list[str]:
+        """Add ``count`` distinct contacts with tags and notes (benchmarks, big tests)."""
+        rng = random.Random(seed)
+        tag_pool = [f"tag-{i}" for i in range(max(50, tags_per_contact * 4))]
+        ids: list[str] = []
+        start = len(self._contacts)
+        for n in range(start, start + count):
+            contact = self.add_contact(
+                first_name=f"First{n}",
+                last_name=f"Last{n}",
+                email=f"person{n}.{seed}@example.com",
+                phone=f"+1555{n % 10_000_000:07d}" if n < 10_000_000 else None,
+                tags=rng.sample(tag_pool, tags_per_contact),
+            )
+            for k in range(notes_per_contact):
+                self.add_note(contact.id, f"Note {k} about contact {n}: called, left a message.")
+            ids.append(contact.id)
+        return ids
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        return "".join(self._ids.choices(_ID_ALPHABET, k=_ID_LENGTH))
+
+    def _check_duplicates(self, candidate: Contact) -> None:
+        if self.allow_duplicates:
+            return
+        for key, index in (
+            (normalise_email(candidate.email), self._by_email),
+            (normalise_phone(candidate.phone), self._by_phone),
+        ):
+            others = sorted(index.get(key, set()) - {candidate.id}) if key else []
+            if others:
+                raise DuplicateContactError(
+                    "This location does not allow duplicated contacts.",
+                    existing_id=others[0],
+                    status=400,
+                )
+
+    def _stamp(self, contact: Contact) -> datetime:
+        """Now, but strictly after the contact's last stamp (see the module docstring)."""
+        now = self._clock()
+        if contact.date_updated is not None and now <= contact.date_updated:
+            now = contact.date_updated + timedelta(milliseconds=1)
+        return now
+
+    def _replace(self, contact: Contact, **changes: object) -> Contact:
+        updated = replace(contact, **changes, date_updated=self._stamp(contact))  # type: ignore[arg-type]
+        del self._order[bisect_left(self._order, _key(contact))]
+        insort(self._order, _key(updated))
+        self._unindex(contact)
+        self._index(updated)
+        self._contacts[contact.id] = updated
+        return updated
+
+    def _index(self, contact: Contact) -> None:
+        email = normalise_email(contact.email)
+        if email is not None:
+            self._by_email.setdefault(email, set()).add(contact.id)
+        phone = normalise_phone(contact.phone)
+        if phone is not None:
+            self._by_phone.setdefault(phone, set()).add(contact.id)
+
+    def _unindex(self, contact: Contact) -> None:
+        email = normalise_email(contact.email)
+        if email is not None:
+            self._by_email.get(email, set()).discard(contact.id)
+        phone = normalise_phone(contact.phone)
+        if phone is not None:
+            self._by_phone.get(phone, set()).discard(contact.id)
+
+
+def normalise_tags(tags: Iterable[str]) -> frozenset[str]:
+    """Trimmed, lower-cased, empty names dropped: what HighLevel stores."""
+    return frozenset(cleaned for tag in tags if (cleaned := tag.strip().lower()))
+
+
+def _stored_phone(phone: str | None) -> str | None:
+    if not phone:
+        return None
+    return normalise_phone(phone) or phone
+
+
+def _key(contact: Contact) -> SortKey:
+    assert contact.date_updated is not None  # every stored contact is stamped
+    return (contact.date_updated, contact.id)
