@@ -124,3 +124,11 @@ class DeleteGuardError(EngineError):
 
 class PairBusyError(EngineError):
     """Another run of the same pair holds its lease."""
+
+
+class StoreError(ReconcilerError):
+    """The store (database) failed an operation; the message never carries row values."""
+
+
+class StoreConflictError(StoreError):
+    """A write broke a uniqueness rule of the store (e.g. a second active link for a contact)."""

@@ -1,0 +1,122 @@
+"""``Store``: the async engine and sessions over SQLite (embedded) or PostgreSQL (scale-out).
+
+Repositories are plain async functions taking an ``AsyncSession``, so one transaction can span
+several of them (the journal rule: a write's result and the new base commit together)::
+
+    async with store.transaction() as s:     # commits on success, rolls back on error
+        await repo_journal.mark_done(s, ...)
+        await repo_links.save_bases(s, ...)
+
+Sessions do not expire objects on commit: rows returned by repositories stay readable after the
+transaction, and nothing is ever lazy-loaded (there are no ORM relationships).
+
+SQLite note: the driver opens a transaction at the first write, not at the first read, so
+repositories never rely on a read-then-write inside one transaction for correctness; they use
+single statements (upserts, conditional updates) instead, which is also what makes them correct
+under PostgreSQL's READ COMMITTED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from reconciler.errors import ConfigError, StoreConflictError, StoreError
+from reconciler.settings import Settings, normalise_database_url
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+class Store:
+    """An async engine and session factory for one database URL."""
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 5) -> None:
+        try:
+            self.url = normalise_database_url(url)
+        except ValueError as exc:
+            raise ConfigError("RECONCILER_DATABASE_URL", str(exc)) from exc
+        ensure_sqlite_dir(self.url)
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.url.startswith("postgresql"):
+            kwargs.update(pool_size=pool_size, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        return cls(settings.database_url)
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session; the caller commits. Database errors surface as ``StoreError``s."""
+        async with self._sessions() as session:
+            with _translated_errors():
+                yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on exit, rolled back on an error."""
+        async with self._sessions() as session:
+            with _translated_errors():
+                async with session.begin():
+                    yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the folder of a SQLite file (SQLite creates the file, not its folder)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside the one writer; synchronous=NORMAL is durable across process
+    # crashes in WAL mode (only an OS crash can lose the last commits); SQLite ignores foreign
+    # keys unless told per connection; busy_timeout waits for the writer instead of failing.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    """Turns SQLAlchemy's database errors into the project's error tree (``raise ... from``)."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise StoreConflictError(_first_line(exc.orig)) from exc
+    except DBAPIError as exc:
+        raise StoreError(_first_line(exc.orig)) from exc
+
+
+def _first_line(error: BaseException | None) -> str:
+    # The driver's message, without SQLAlchemy's echo of the statement and its parameters
+    # (parameters can hold personal data or secrets).
+    text = str(error) if error is not None else "database error"
+    return text.strip().splitlines()[0] if text.strip() else "database error"

@@ -1,0 +1,84 @@
+"""Tables for what each side looked like when last read: contacts, notes, parked items."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Index, Text
+from sqlmodel import Field
+
+from reconciler.store.schema import StoreModel
+from reconciler.store.types import BigIntKey, JSONType, UtcDateTime
+
+_SIDE_CHECK = "side IN ('a', 'b')"
+
+
+class SnapshotContactRow(StoreModel, table=True):
+    """One side's last view of one contact, normalised (``fields``, ``tags`` key -> name).
+
+    ``hash`` is the content hash of fields and tags (``codec.contact_hash``); it is NULL for a
+    row known only from a webhook hint (``dirty``) and never listed yet. ``seen_run_id`` is the
+    last run whose listing returned the contact; a complete listing that misses it sets
+    ``missing_since``. ``notes_fetched_at`` orders the rolling note scan.
+    """
+
+    __tablename__ = "snapshot_contact"
+    __table_args__ = (
+        CheckConstraint(_SIDE_CHECK, name="side"),
+        Index("ix_snapshot_contact_notes_due", "pair_id", "side", "dirty", "notes_fetched_at"),
+    )
+
+    pair_id: str = Field(foreign_key="pair.id", ondelete="CASCADE", primary_key=True)
+    side: str = Field(primary_key=True)
+    contact_id: str = Field(primary_key=True)
+    fields: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    tags: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    date_updated: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    hash: str | None = None
+    seen_run_id: str | None = None  # no foreign key: snapshots outlive pruned runs
+    seen_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    missing_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    notes_fetched_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    dirty: bool = False
+    dirty_reason: str | None = None
+    dirty_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    parked_error: str | None = Field(default=None, sa_type=Text)
+
+
+class SnapshotNoteRow(StoreModel, table=True):
+    """One side's last view of one note (body as read, hash of the normalised body)."""
+
+    __tablename__ = "snapshot_note"
+    __table_args__ = (
+        CheckConstraint(_SIDE_CHECK, name="side"),
+        Index("ix_snapshot_note_contact", "pair_id", "side", "contact_id"),
+    )
+
+    pair_id: str = Field(foreign_key="pair.id", ondelete="CASCADE", primary_key=True)
+    side: str = Field(primary_key=True)
+    note_id: str = Field(primary_key=True)
+    contact_id: str
+    body: str = Field(sa_type=Text)
+    hash: str
+    fetched_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class ParkedItemRow(StoreModel, table=True):
+    """An item a side refused permanently (4xx) or sent malformed: kept with its error."""
+
+    __tablename__ = "parked_item"
+    __table_args__ = (
+        CheckConstraint(_SIDE_CHECK, name="side"),
+        Index("uq_parked_item_item", "pair_id", "side", "item_kind", "item_id", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntKey)
+    pair_id: str = Field(foreign_key="pair.id", ondelete="CASCADE")
+    side: str
+    item_kind: str  # "contact", "note", "action", ...
+    item_id: str
+    error: str = Field(sa_type=Text)
+    first_seen_at: datetime = Field(sa_type=UtcDateTime)
+    last_seen_at: datetime = Field(sa_type=UtcDateTime)
+    attempts: int = 1
