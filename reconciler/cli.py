@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import typer
 
+from reconciler.sandbox.cli import register as register_sandbox
+
 app = typer.Typer(
     name="reconciler",
     help="Two-way reconciliation of contacts, notes and tags.",
@@ -15,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+register_sandbox(app)
 
 
 def main() -> None:
