@@ -65,6 +65,9 @@ def upgrade() -> None:
         sa.CheckConstraint("kind IN ('highlevel', 'memory')", name=op.f("ck_side_account_kind")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_side_account")),
     )
+    op.create_index(
+        "uq_side_account_location", "side_account", ["kind", "location_id"], unique=True
+    )
     op.create_table(
         "webhook_receipt",
         sa.Column("webhook_id", sa.String(), nullable=False),

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import event, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -78,6 +79,13 @@ class Store:
             with _translated_errors():
                 async with session.begin():
                     yield session
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """One pooled connection for Core statements; the caller commits."""
+        async with self.engine.connect() as connection:
+            with _translated_errors():
+                yield connection
 
     async def dispose(self) -> None:
         await self.engine.dispose()

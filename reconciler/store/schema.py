@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
 
@@ -90,3 +90,11 @@ def check_in(column: str, values: type[StrEnum] | tuple[str, ...]) -> str:
     names = tuple(v.value for v in values) if isinstance(values, type) else values
     quoted = ", ".join(f"'{name}'" for name in names)
     return f"{column} IN ({quoted})"
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core ``Table`` of a table model, for bulk statements (SQLModel leaves it untyped)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Text
+from sqlalchemy import CheckConstraint, Index, Text
 from sqlmodel import Field
 
 from reconciler.store.schema import AccountKind, ApiKeyRole, AuthKind, StoreModel, check_in
@@ -24,6 +24,8 @@ class SideAccountRow(StoreModel, table=True):
     __table_args__ = (
         CheckConstraint(check_in("kind", AccountKind), name="kind"),
         CheckConstraint(f"auth_kind IS NULL OR {check_in('auth_kind', AuthKind)}", name="auth"),
+        # One location, one account: its (rotating) tokens must live in exactly one row.
+        Index("uq_side_account_location", "kind", "location_id", unique=True),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True)
