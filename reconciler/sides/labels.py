@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 SEARCH: Final = "POST /contacts/search"
+DUPLICATE_CHECK: Final = "GET /contacts/search/duplicate"
 GET_CONTACT: Final = "GET /contacts/{contactId}"
 CREATE_CONTACT: Final = "POST /contacts/"
 UPDATE_CONTACT: Final = "PUT /contacts/{contactId}"

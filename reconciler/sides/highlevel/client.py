@@ -64,6 +64,10 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
+# 401s that a refreshed token cannot cure (missing scope, wrong location): no refresh spent.
+_NOT_A_TOKEN_PROBLEM = ("not authorized for this scope", "does not have access to this location")
+
+
 class _Unauthorized(Exception):
     """A 401 for ``token``: refresh once and repeat (internal to this module)."""
 
@@ -196,6 +200,8 @@ class LocationClient:
             return self._json(response, idempotent)
         message = _message(response)
         if status == 401:
+            if any(hint in message.lower() for hint in _NOT_A_TOKEN_PROBLEM):
+                raise AuthError(f"401 {message}", status=status)  # a new token would not help
             raise _Unauthorized(token, message)
         if status == 429:
             self._usage.rate_limited += 1
