@@ -153,7 +153,7 @@ def core_fields(data: Mapping[str, Any]) -> dict[CoreField, str | None]:
     return {name: data.get(name) for name in CORE_FIELDS}
 
 
-def contact_hash(fields: Mapping[str, str | None], tags: Mapping[str, str]) -> str:
+def contact_hash(fields: Mapping[CoreField, str | None], tags: Mapping[str, str]) -> str:
     """Content hash of a contact's normalised core fields and tags (key -> name as spelled).
 
     Tag names are part of it: a rename on the side (same key, new spelling) is a change the

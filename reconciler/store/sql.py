@@ -7,9 +7,10 @@ so ``upsert`` picks the right construct for the session's database.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table, and_, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -58,3 +59,15 @@ def rowcount(result: object) -> int:
     """
     count = getattr(result, "rowcount", None)
     return count if isinstance(count, int) and count > 0 else 0
+
+
+def before_key(
+    at: ColumnElement[datetime], key: ColumnElement[Any], cursor: tuple[datetime, Any]
+) -> ColumnElement[bool]:
+    """Keyset paging, newest first: rows strictly before ``cursor`` in (at, key) order.
+
+    Spelled as OR/AND rather than a row-value comparison so each value is bound with its
+    column's type (timestamps are stored differently on SQLite and PostgreSQL).
+    """
+    at_value, key_value = cursor
+    return or_(at < at_value, and_(at == at_value, key < key_value))

@@ -1,0 +1,470 @@
+"""Snapshots: each side's last view of its contacts and notes, written and read in bulk.
+
+A run writes thousands of rows at a time: every write here is one statement per chunk
+(``INSERT ... ON CONFLICT DO UPDATE`` with executemany), every read loads a *set* of contacts in
+a few ``IN`` queries, and whole-side reads stream in keyset-paged chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reconciler.sides.base import CoreField, SideName
+from reconciler.store.codec import contact_hash, core_fields
+from reconciler.store.schema import table_of
+from reconciler.store.sql import CHUNK, chunks, unique, upsert
+from reconciler.store.tables import SnapshotContactRow, SnapshotNoteRow
+from reconciler.sync.model import ContactState, NoteState
+
+_CONTACT = table_of(SnapshotContactRow)
+_NOTE = table_of(SnapshotNoteRow)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotContact:
+    """One side's stored view of a contact (see ``SnapshotContactRow`` for the columns).
+
+    ``listed`` is False for a row known only from a webhook hint: no listing returned it yet,
+    so ``fields``/``tags`` are empty and mean nothing.
+    """
+
+    contact_id: str
+    fields: Mapping[CoreField, str | None]
+    tags: Mapping[str, str]
+    date_updated: datetime | None
+    hash: str | None
+    seen_run_id: str | None
+    seen_at: datetime | None
+    missing_since: datetime | None
+    notes_fetched_at: datetime | None
+    dirty: bool
+    dirty_reason: str | None
+    dirty_at: datetime | None
+    parked_error: str | None
+
+    @property
+    def listed(self) -> bool:
+        return self.hash is not None
+
+    def state(self, notes: Mapping[str, NoteState] | None = None) -> ContactState:
+        """The engine's ``ContactState``; ``notes`` only when they were read fresh."""
+        return ContactState(
+            contact_id=self.contact_id,
+            fields=self.fields,
+            tags=self.tags,
+            notes=notes,
+            date_updated=self.date_updated,
+        )
+
+
+_CONTACT_COLUMNS = (
+    _CONTACT.c.contact_id,
+    _CONTACT.c.fields,
+    _CONTACT.c.tags,
+    _CONTACT.c.date_updated,
+    _CONTACT.c.hash,
+    _CONTACT.c.seen_run_id,
+    _CONTACT.c.seen_at,
+    _CONTACT.c.missing_since,
+    _CONTACT.c.notes_fetched_at,
+    _CONTACT.c.dirty,
+    _CONTACT.c.dirty_reason,
+    _CONTACT.c.dirty_at,
+    _CONTACT.c.parked_error,
+)
+
+
+def _contact(row: Any) -> SnapshotContact:
+    return SnapshotContact(
+        contact_id=row.contact_id,
+        fields=core_fields(row.fields or {}),
+        tags=dict(row.tags or {}),
+        date_updated=row.date_updated,
+        hash=row.hash,
+        seen_run_id=row.seen_run_id,
+        seen_at=row.seen_at,
+        missing_since=row.missing_since,
+        notes_fetched_at=row.notes_fetched_at,
+        dirty=bool(row.dirty),
+        dirty_reason=row.dirty_reason,
+        dirty_at=row.dirty_at,
+        parked_error=row.parked_error,
+    )
+
+
+def _side_of(pair_id: str, side: SideName) -> Any:
+    return and_(_CONTACT.c.pair_id == pair_id, _CONTACT.c.side == side)
+
+
+# ---------------------------------------------------------------------------------- contacts
+
+
+async def upsert_contacts(
+    s: AsyncSession,
+    pair_id: str,
+    side: SideName,
+    states: Sequence[ContactState],
+    *,
+    run_id: str | None,
+    seen_at: datetime,
+) -> list[str]:
+    """Store contacts as a listing returned them; the ids whose content is new or changed.
+
+    Every stored contact is marked seen by ``run_id`` (what ``mark_missing`` relies on) and is
+    no longer missing. Dirty hints stay: ``clear_dirty`` removes them once handled.
+    """
+    changed: list[str] = []
+    for batch in chunks(states):
+        ids = [state.contact_id for state in batch]
+        stored = await _stored_hashes(s, pair_id, side, ids)
+        rows = []
+        for state in batch:
+            digest = contact_hash(state.fields, state.tags)
+            if stored.get(state.contact_id) != digest:
+                changed.append(state.contact_id)
+            rows.append(
+                {
+                    "pair_id": pair_id,
+                    "side": side,
+                    "contact_id": state.contact_id,
+                    "fields": dict(state.fields),
+                    "tags": dict(state.tags),
+                    "date_updated": state.date_updated,
+                    "hash": digest,
+                    "seen_run_id": run_id,
+                    "seen_at": seen_at,
+                    "missing_since": None,
+                    "dirty": False,
+                }
+            )
+        stmt = upsert(s, _CONTACT)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_CONTACT.c.pair_id, _CONTACT.c.side, _CONTACT.c.contact_id],
+            set_={
+                name: stmt.excluded[name]
+                for name in (
+                    "fields",
+                    "tags",
+                    "date_updated",
+                    "hash",
+                    "seen_run_id",
+                    "seen_at",
+                    "missing_since",
+                )
+            },
+        )
+        await s.execute(stmt, rows)
+    return unique(changed)
+
+
+async def _stored_hashes(
+    s: AsyncSession, pair_id: str, side: SideName, contact_ids: Sequence[str]
+) -> dict[str, str | None]:
+    result = await s.execute(
+        select(_CONTACT.c.contact_id, _CONTACT.c.hash).where(
+            _side_of(pair_id, side), _CONTACT.c.contact_id.in_(contact_ids)
+        )
+    )
+    return {row.contact_id: row.hash for row in result}
+
+
+async def load_contacts(
+    s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
+) -> dict[str, SnapshotContact]:
+    """The stored contacts among ``contact_ids`` (absent ids are simply not in the result)."""
+    out: dict[str, SnapshotContact] = {}
+    for batch in chunks(unique(contact_ids)):
+        result = await s.execute(
+            select(*_CONTACT_COLUMNS).where(
+                _side_of(pair_id, side), _CONTACT.c.contact_id.in_(batch)
+            )
+        )
+        for row in result:
+            out[row.contact_id] = _contact(row)
+    return out
+
+
+async def stream_contacts(
+    s: AsyncSession, pair_id: str, side: SideName, *, chunk_size: int = CHUNK
+) -> AsyncIterator[list[SnapshotContact]]:
+    """Every stored contact of one side, in chunks ordered by contact id (keyset paging)."""
+    after: str | None = None
+    while True:
+        query = select(*_CONTACT_COLUMNS).where(_side_of(pair_id, side))
+        if after is not None:
+            query = query.where(_CONTACT.c.contact_id > after)
+        result = await s.execute(query.order_by(_CONTACT.c.contact_id).limit(chunk_size))
+        batch = [_contact(row) for row in result]
+        if not batch:
+            return
+        yield batch
+        if len(batch) < chunk_size:
+            return
+        after = batch[-1].contact_id
+
+
+async def mark_missing(
+    s: AsyncSession, pair_id: str, side: SideName, *, run_id: str, now: datetime
+) -> list[str]:
+    """After a COMPLETE listing by ``run_id``: flag listed contacts it did not return.
+
+    Returns the ids newly flagged. Missing is not deleted: a deletion is believed only after a
+    per-contact confirmation (the engine's business); ``delete_contacts`` then forgets them.
+    """
+    result = await s.execute(
+        update(_CONTACT)
+        .where(
+            _side_of(pair_id, side),
+            _CONTACT.c.hash.is_not(None),
+            _CONTACT.c.missing_since.is_(None),
+            or_(_CONTACT.c.seen_run_id.is_(None), _CONTACT.c.seen_run_id != run_id),
+        )
+        .values(missing_since=now)
+        .returning(_CONTACT.c.contact_id)
+    )
+    return sorted(result.scalars())
+
+
+async def missing_contact_ids(s: AsyncSession, pair_id: str, side: SideName) -> list[str]:
+    result = await s.execute(
+        select(_CONTACT.c.contact_id)
+        .where(_side_of(pair_id, side), _CONTACT.c.missing_since.is_not(None))
+        .order_by(_CONTACT.c.contact_id)
+    )
+    return list(result.scalars())
+
+
+async def delete_contacts(
+    s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
+) -> None:
+    """Forget contacts confirmed gone, with their notes."""
+    for batch in chunks(unique(contact_ids)):
+        await s.execute(
+            delete(_NOTE).where(
+                _NOTE.c.pair_id == pair_id, _NOTE.c.side == side, _NOTE.c.contact_id.in_(batch)
+            )
+        )
+        await s.execute(
+            delete(_CONTACT).where(_side_of(pair_id, side), _CONTACT.c.contact_id.in_(batch))
+        )
+
+
+async def set_parked_error(
+    s: AsyncSession, pair_id: str, side: SideName, contact_id: str, error: str | None
+) -> None:
+    await s.execute(
+        update(_CONTACT)
+        .where(_side_of(pair_id, side), _CONTACT.c.contact_id == contact_id)
+        .values(parked_error=error)
+    )
+
+
+# ------------------------------------------------------------------------------ dirty hints
+
+
+async def mark_dirty(
+    s: AsyncSession,
+    pair_id: str,
+    side: SideName,
+    contact_ids: Collection[str],
+    *,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Webhook hints: look at these contacts first. Unknown ids get a hint-only row."""
+    for batch in chunks(unique(contact_ids)):
+        stmt = upsert(s, _CONTACT)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_CONTACT.c.pair_id, _CONTACT.c.side, _CONTACT.c.contact_id],
+            set_={"dirty": True, "dirty_reason": stmt.excluded.dirty_reason, "dirty_at": now},
+        )
+        rows = [
+            {
+                "pair_id": pair_id,
+                "side": side,
+                "contact_id": contact_id,
+                "fields": {},
+                "tags": {},
+                "dirty": True,
+                "dirty_reason": reason,
+                "dirty_at": now,
+            }
+            for contact_id in batch
+        ]
+        await s.execute(stmt, rows)
+
+
+async def dirty_contact_ids(
+    s: AsyncSession, pair_id: str, side: SideName, *, limit: int | None = None
+) -> list[str]:
+    """Contacts with a pending hint, oldest hint first."""
+    query = (
+        select(_CONTACT.c.contact_id)
+        .where(_side_of(pair_id, side), _CONTACT.c.dirty.is_(True))
+        .order_by(_CONTACT.c.dirty_at, _CONTACT.c.contact_id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list((await s.execute(query)).scalars())
+
+
+async def clear_dirty(
+    s: AsyncSession,
+    pair_id: str,
+    side: SideName,
+    contact_ids: Collection[str],
+    *,
+    marked_before: datetime,
+) -> None:
+    """Drop hints the run has handled: only those set before ``marked_before`` (the run's
+    start), so a webhook arriving during the run is kept for the next one."""
+    for batch in chunks(unique(contact_ids)):
+        await s.execute(
+            update(_CONTACT)
+            .where(
+                _side_of(pair_id, side),
+                _CONTACT.c.contact_id.in_(batch),
+                _CONTACT.c.dirty.is_(True),
+                _CONTACT.c.dirty_at < marked_before,
+            )
+            .values(dirty=False, dirty_reason=None, dirty_at=None)
+        )
+    # Hint-only rows of contacts the side never listed and the run has looked at: gone.
+    for batch in chunks(unique(contact_ids)):
+        await s.execute(
+            delete(_CONTACT).where(
+                _side_of(pair_id, side),
+                _CONTACT.c.contact_id.in_(batch),
+                _CONTACT.c.hash.is_(None),
+                _CONTACT.c.dirty.is_(False),
+            )
+        )
+
+
+# ------------------------------------------------------------------------------------ notes
+
+
+async def replace_notes(
+    s: AsyncSession,
+    pair_id: str,
+    side: SideName,
+    notes_by_contact: Mapping[str, Sequence[NoteState]],
+    *,
+    fetched_at: datetime,
+) -> None:
+    """Store the complete, freshly read note lists of these contacts (replacing the old)."""
+    contact_ids = list(notes_by_contact)
+    for batch in chunks(contact_ids):
+        await s.execute(
+            delete(_NOTE).where(
+                _NOTE.c.pair_id == pair_id, _NOTE.c.side == side, _NOTE.c.contact_id.in_(batch)
+            )
+        )
+    rows = [
+        {
+            "pair_id": pair_id,
+            "side": side,
+            "note_id": note.note_id,
+            "contact_id": contact_id,
+            "body": note.body,
+            "hash": note.hash,
+            "fetched_at": fetched_at,
+        }
+        for contact_id, notes in notes_by_contact.items()
+        for note in notes
+    ]
+    for note_rows in chunks(rows):
+        # A note that moved between contacts is still one row: the upsert moves it.
+        stmt = upsert(s, _NOTE)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_NOTE.c.pair_id, _NOTE.c.side, _NOTE.c.note_id],
+            set_={
+                name: stmt.excluded[name] for name in ("contact_id", "body", "hash", "fetched_at")
+            },
+        )
+        await s.execute(stmt, note_rows)
+    stamp = (
+        update(_CONTACT)
+        .where(
+            _CONTACT.c.pair_id == pair_id,
+            _CONTACT.c.side == side,
+            _CONTACT.c.contact_id == bindparam("cid"),
+        )
+        .values(notes_fetched_at=fetched_at)
+    )
+    for batch in chunks(contact_ids):
+        await s.execute(stamp, [{"cid": contact_id} for contact_id in batch])
+
+
+async def load_notes(
+    s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
+) -> dict[str, dict[str, NoteState]]:
+    """Stored notes by contact, for the contacts whose notes were ever read.
+
+    A contact whose notes were read and found empty maps to ``{}``; one whose notes were never
+    read is absent (the diff must not take "never read" for "no notes").
+    """
+    out: dict[str, dict[str, NoteState]] = {}
+    for batch in chunks(unique(contact_ids)):
+        fetched = await s.execute(
+            select(_CONTACT.c.contact_id).where(
+                _side_of(pair_id, side),
+                _CONTACT.c.contact_id.in_(batch),
+                _CONTACT.c.notes_fetched_at.is_not(None),
+            )
+        )
+        for contact_id in fetched.scalars():
+            out[contact_id] = {}
+        result = await s.execute(
+            select(_NOTE.c.contact_id, _NOTE.c.note_id, _NOTE.c.body, _NOTE.c.hash).where(
+                _NOTE.c.pair_id == pair_id, _NOTE.c.side == side, _NOTE.c.contact_id.in_(batch)
+            )
+        )
+        for row in result:
+            out.setdefault(row.contact_id, {})[row.note_id] = NoteState(
+                note_id=row.note_id, body=row.body, hash=row.hash
+            )
+    return out
+
+
+async def notes_due(s: AsyncSession, pair_id: str, side: SideName, *, limit: int) -> list[str]:
+    """The contacts whose notes to read next on a rolling budget: webhook-marked first, then
+    never read, then least recently read. Missing contacts are skipped."""
+    query = (
+        select(_CONTACT.c.contact_id)
+        .where(
+            _side_of(pair_id, side),
+            _CONTACT.c.missing_since.is_(None),
+            or_(_CONTACT.c.hash.is_not(None), _CONTACT.c.dirty.is_(True)),
+        )
+        .order_by(
+            _CONTACT.c.dirty.desc(),
+            _CONTACT.c.notes_fetched_at.asc().nulls_first(),
+            _CONTACT.c.contact_id,
+        )
+        .limit(limit)
+    )
+    return list((await s.execute(query)).scalars())
+
+
+async def note_owner(
+    s: AsyncSession, pair_id: str, side: SideName, note_ids: Collection[str]
+) -> dict[str, str]:
+    """note id -> the contact it was last seen on."""
+    out: dict[str, str] = {}
+    for batch in chunks(unique(note_ids)):
+        result = await s.execute(
+            select(_NOTE.c.note_id, _NOTE.c.contact_id).where(
+                _NOTE.c.pair_id == pair_id,
+                _NOTE.c.side == side,
+                _NOTE.c.note_id.in_(batch),
+            )
+        )
+        out.update({row.note_id: row.contact_id for row in result})
+    return out
