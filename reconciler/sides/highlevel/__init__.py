@@ -1,6 +1,6 @@
 """The HighLevel connector (Contacts API v2): ``HighLevelSide`` and what it is built from."""
 
-from reconciler.sides.highlevel.auth import Credentials, OAuthSession, PrivateToken
+from reconciler.sides.highlevel.auth import Credentials, OAuthSession, PrivateToken, exchange_code
 from reconciler.sides.highlevel.client import API_VERSION
 from reconciler.sides.highlevel.clock import Clock, SystemClock
 from reconciler.sides.highlevel.rate import RateBudget, RateHeaders
@@ -25,4 +25,5 @@ __all__ = [
     "RetryPolicy",
     "SystemClock",
     "TokenStore",
+    "exchange_code",
 ]

@@ -140,50 +140,86 @@ class OAuthSession:
             "refresh_token": refresh_token,
             "user_type": self._user_type,
         }
-        try:
-            response = await self._http.post(
-                self._token_url, data=form, headers={"Accept": "application/json"}
-            )
-        except httpx.HTTPError as exc:
-            raise RetriableError(
-                f"token refresh failed: {type(exc).__name__}", endpoint=labels.OAUTH_REFRESH
-            ) from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            raise RetriableError(
-                f"token refresh answered {response.status_code}",
-                status=response.status_code,
-                endpoint=labels.OAUTH_REFRESH,
-            )
-        if response.status_code != 200:
-            raise AuthError(
-                f"token refresh refused ({response.status_code}): {_message(response)}",
-                status=response.status_code,
-                endpoint=labels.OAUTH_REFRESH,
-            )
-        return self._parse(response)
-
-    def _parse(self, response: httpx.Response) -> OAuthTokens:
-        try:
-            data = response.json()
-            access = data["access_token"]
-            refresh = data["refresh_token"]
-            expires_in = float(data["expires_in"])
-            scope = data.get("scope") or ""
-        except (ValueError, KeyError, TypeError) as exc:
-            # The old refresh token may already be spent: nothing safe to retry with.
-            raise AuthError(
-                "token refresh answered 200 without a usable token pair",
-                endpoint=labels.OAUTH_REFRESH,
-            ) from exc
-        if not isinstance(access, str) or not isinstance(refresh, str) or not access:
-            raise AuthError("token refresh answered malformed tokens")
-        return OAuthTokens(
-            access_token=access,
-            refresh_token=refresh,
-            expires_at=self._clock.now() + timedelta(seconds=expires_in),
-            scopes=frozenset(str(scope).split()),
-            location_id=str(data.get("locationId") or self._location_id),
+        return await _token_request(
+            self._http, self._token_url, form, clock=self._clock, location_id=self._location_id
         )
+
+
+async def exchange_code(
+    http: httpx.AsyncClient,
+    *,
+    app: OAuthApp,
+    code: str,
+    redirect_uri: str,
+    location_id: str,
+    base_url: str = "https://services.leadconnectorhq.com",
+    clock: Clock | None = None,
+) -> OAuthTokens:
+    """The first token pair of an installation, from the authorization code (save it next)."""
+    form = {
+        "client_id": app.client_id,
+        "client_secret": app.client_secret,
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "user_type": "Location",
+    }
+    return await _token_request(
+        http,
+        base_url.rstrip("/") + "/oauth/token",
+        form,
+        clock=clock or SystemClock(),
+        location_id=location_id,
+    )
+
+
+async def _token_request(
+    http: httpx.AsyncClient,
+    url: str,
+    form: dict[str, str],
+    *,
+    clock: Clock,
+    location_id: str,
+) -> OAuthTokens:
+    try:
+        response = await http.post(url, data=form, headers={"Accept": "application/json"})
+    except httpx.HTTPError as exc:
+        raise RetriableError(
+            f"token request failed: {type(exc).__name__}", endpoint=labels.OAUTH_REFRESH
+        ) from exc
+    if response.status_code >= 500 or response.status_code == 429:
+        raise RetriableError(
+            f"token request answered {response.status_code}",
+            status=response.status_code,
+            endpoint=labels.OAUTH_REFRESH,
+        )
+    if response.status_code != 200:
+        raise AuthError(
+            f"token request refused ({response.status_code}): {_message(response)}",
+            status=response.status_code,
+            endpoint=labels.OAUTH_REFRESH,
+        )
+    try:
+        data = response.json()
+        access = data["access_token"]
+        refresh = data["refresh_token"]
+        expires_in = float(data["expires_in"])
+        scope = data.get("scope") or ""
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # The old refresh token may already be spent: nothing safe to retry with.
+        raise AuthError(
+            "token request answered 200 without a usable token pair",
+            endpoint=labels.OAUTH_REFRESH,
+        ) from exc
+    if not isinstance(access, str) or not isinstance(refresh, str) or not access:
+        raise AuthError("token request answered malformed tokens", endpoint=labels.OAUTH_REFRESH)
+    return OAuthTokens(
+        access_token=access,
+        refresh_token=refresh,
+        expires_at=clock.now() + timedelta(seconds=expires_in),
+        scopes=frozenset(str(scope).split()),
+        location_id=str(data.get("locationId") or location_id),
+    )
 
 
 def _message(response: httpx.Response) -> str:
