@@ -54,9 +54,7 @@ def _admin_execute(statement: sql.Composable) -> None:
 
 def _drop_database(name: str) -> None:
     # FORCE: a test that leaked a connection must not leave its database behind.
-    _admin_execute(
-        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    )
+    _admin_execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")

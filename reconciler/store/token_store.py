@@ -22,7 +22,7 @@ from reconciler.store.tables import SideAccountRow
 from reconciler.store.types import new_id, utcnow
 
 _ACCOUNT = table_of(SideAccountRow)
-_SAVE_ATTEMPTS = 5
+_SAVE_ATTEMPTS = 10
 
 
 class DbTokenStore:
@@ -55,8 +55,9 @@ class DbTokenStore:
     async def save(self, tokens: OAuthTokens) -> None:
         """Replace the location's tokens in one committed (and, on SQLite, synced) write.
 
-        The update is a compare-and-swap on the previous blob, so a concurrent save of the
-        client secret or of other tokens is never silently overwritten with stale parts.
+        Read-merge-write under the row's write lock (``FOR UPDATE`` on PostgreSQL, ``BEGIN
+        IMMEDIATE`` on SQLite), and the UPDATE is still a compare-and-swap on the blob read,
+        so concurrent saves serialise and none writes back stale parts of another.
         """
         async with self._store.connection() as conn:
             sqlite = conn.dialect.name == "sqlite"
@@ -66,6 +67,8 @@ class DbTokenStore:
                 await conn.exec_driver_sql("PRAGMA synchronous=FULL")
             try:
                 for _ in range(_SAVE_ATTEMPTS):
+                    if sqlite:
+                        await conn.exec_driver_sql("BEGIN IMMEDIATE")
                     swapped = await self._swap(conn, tokens)
                     await conn.commit()
                     if swapped:
@@ -79,7 +82,7 @@ class DbTokenStore:
         )
 
     async def _swap(self, conn: AsyncConnection, tokens: OAuthTokens) -> bool:
-        row = await _account_row(conn, tokens.location_id)
+        row = await _account_row(conn, tokens.location_id, lock=True)
         if row is None:
             # The first tokens of a location (the OAuth install): its account starts here.
             now = utcnow()
@@ -94,7 +97,7 @@ class DbTokenStore:
                 updated_at=now,
             )
             await conn.execute(insert.on_conflict_do_nothing())
-            row = await _account_row(conn, tokens.location_id)
+            row = await _account_row(conn, tokens.location_id, lock=True)
             if row is None:
                 return False
         account_id, old_blob = row
@@ -127,13 +130,13 @@ class DbTokenStore:
 
 
 async def _account_row(
-    s: AsyncSession | AsyncConnection, location_id: str
+    s: AsyncSession | AsyncConnection, location_id: str, *, lock: bool = False
 ) -> tuple[str, str | None] | None:
-    result = await s.execute(
-        select(_ACCOUNT.c.id, _ACCOUNT.c.credentials).where(
-            _ACCOUNT.c.kind == AccountKind.HIGHLEVEL.value,
-            _ACCOUNT.c.location_id == location_id,
-        )
+    query = select(_ACCOUNT.c.id, _ACCOUNT.c.credentials).where(
+        _ACCOUNT.c.kind == AccountKind.HIGHLEVEL.value,
+        _ACCOUNT.c.location_id == location_id,
     )
+    # FOR UPDATE on PostgreSQL; SQLite has no row locks (and SQLAlchemy omits the clause).
+    result = await s.execute(query.with_for_update() if lock else query)
     row = result.first()
     return (row[0], row[1]) if row is not None else None

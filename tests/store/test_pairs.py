@@ -138,5 +138,8 @@ async def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(Exception, match="naive datetime"):
         async with store.transaction() as s:
             await repo_pairs.create_side_account(
-                s, label="x", kind=AccountKind.MEMORY, now=datetime(2025, 1, 1)  # noqa: DTZ001
+                s,
+                label="x",
+                kind=AccountKind.MEMORY,
+                now=datetime(2025, 1, 1),
             )
