@@ -260,35 +260,46 @@ class HighLevelSide:
         ids = list(contact_ids)
         if not ids:
             return
-        results: asyncio.Queue[ContactNotes | Exception] = asyncio.Queue(
+        results: asyncio.Queue[ContactNotes | None] = asyncio.Queue(
             maxsize=2 * self._listing.notes_concurrency
         )
         pending = iter(ids)
+        fatal: list[Exception] = []
 
         async def worker() -> None:
-            for contact_id in pending:  # one shared iterator: each id is taken once
-                try:
-                    item = ContactNotes(contact_id, await self.get_notes(contact_id))
-                except (FatalRunError, AuthError) as exc:
-                    await results.put(exc)
-                    return
-                except SideError as exc:
-                    item = ContactNotes(contact_id, None, error=exc)
-                except Exception as exc:  # noqa: BLE001 -- a bug: re-raised by the consumer below
-                    await results.put(exc)
-                    return
-                await results.put(item)
+            try:
+                for contact_id in pending:  # one shared iterator: each id is taken once
+                    if fatal:
+                        return  # no new request after a fatal error; in-flight ones finish
+                    try:
+                        item = ContactNotes(contact_id, await self.get_notes(contact_id))
+                    except (FatalRunError, AuthError) as exc:
+                        fatal.append(exc)
+                        return
+                    except SideError as exc:
+                        item = ContactNotes(contact_id, None, error=exc)
+                    except Exception as exc:  # noqa: BLE001 -- a bug: re-raised below
+                        fatal.append(exc)
+                        return
+                    await results.put(item)
+            finally:
+                await results.put(None)  # this worker is done
 
         workers = [
             asyncio.create_task(worker())
             for _ in range(min(self._listing.notes_concurrency, len(ids)))
         ]
         try:
-            for _ in ids:
+            running = len(workers)
+            while running:
                 item = await results.get()
-                if isinstance(item, Exception):
-                    raise item
-                yield item
+                if item is None:
+                    running -= 1
+                else:
+                    # Yielded even after a fatal error elsewhere: its request was paid for.
+                    yield item
+            if fatal:
+                raise fatal[0]
         finally:
             for task in workers:
                 task.cancel()
