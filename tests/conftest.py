@@ -47,7 +47,7 @@ def _admin_conninfo() -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _admin_execute(statement: sql.Composable) -> None:
+def _admin_execute(statement: sql.Composed) -> None:
     with psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=5) as conn:
         conn.execute(statement)
 

@@ -20,7 +20,8 @@ async def test_pair_round_trip_with_policy(store: Store, pair: PairRow) -> None:
     async with store.session() as s:
         loaded = await repo_pairs.get_pair(s, pair.id)
         by_name = await repo_pairs.get_pair_by_name(s, "main")
-    assert loaded is not None and by_name is not None
+    assert loaded is not None
+    assert by_name is not None
     assert by_name.id == pair.id
     assert loaded.created_at == NOW  # aware UTC, microseconds kept
     assert loaded.created_at.tzinfo is UTC
@@ -86,14 +87,18 @@ async def test_side_account_credentials_are_encrypted(store: Store, cipher: Ciph
         row = await repo_pairs.get_side_account(s, account.id)
         found = await repo_pairs.find_side_account(s, AccountKind.HIGHLEVEL, "loc-1")
         loaded = await repo_pairs.get_credentials(s, cipher, account.id)
-    assert row is not None and found is not None and found.id == account.id
+    assert row is not None
+    assert found is not None
+    assert found.id == account.id
     assert row.credentials is not None
     assert "pit-0123456789abcdef" not in row.credentials
     assert "s3cr3t-x" not in row.credentials
     assert loaded == credentials
-    assert loaded is not None and loaded.pit is not None
+    assert loaded is not None
+    assert loaded.pit is not None
     assert loaded.pit.reveal() == "pit-0123456789abcdef"
-    assert "pit-0123" not in repr(loaded) and "s3cr3t" not in repr(loaded)
+    assert "pit-0123" not in repr(loaded)
+    assert "s3cr3t" not in repr(loaded)
 
 
 async def test_credentials_need_the_cipher(store: Store) -> None:
@@ -109,12 +114,15 @@ async def test_credentials_need_the_cipher(store: Store) -> None:
 
 
 async def test_one_account_per_location(store: Store) -> None:
+    async with store.transaction() as s:
+        await repo_pairs.create_side_account(
+            s, label="first", kind=AccountKind.HIGHLEVEL, location_id="loc-1", now=NOW
+        )
     with pytest.raises(StoreConflictError):
         async with store.transaction() as s:
-            for label in ("first", "second"):
-                await repo_pairs.create_side_account(
-                    s, label=label, kind=AccountKind.HIGHLEVEL, location_id="loc-1", now=NOW
-                )
+            await repo_pairs.create_side_account(
+                s, label="second", kind=AccountKind.HIGHLEVEL, location_id="loc-1", now=NOW
+            )
 
 
 async def test_lease_is_exclusive_until_it_expires(store: Store, pair: PairRow) -> None:

@@ -93,7 +93,7 @@ def test_missing_or_broken_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path
     broken = tmp_path / "broken.toml"
     broken.write_text("log_level = \n")
     monkeypatch.setenv("RECONCILER_CONFIG", str(broken))
-    with pytest.raises(ConfigError, match="RECONCILER_CONFIG: .* is not valid TOML"):
+    with pytest.raises(ConfigError, match=r"RECONCILER_CONFIG: .* is not valid TOML"):
         load_settings()
 
 

@@ -41,11 +41,13 @@ async def test_round_trip_creates_the_account_and_encrypts(store: Store, cipher:
     assert await tokens.load("loc-1") == _tokens(1)
     assert await tokens.load("loc-2") is None
     blobs = await _raw_blobs(store)
-    assert len(blobs) == 1 and blobs[0] is not None
+    assert len(blobs) == 1
+    assert blobs[0] is not None
     assert "plain" not in blobs[0]
     async with store.session() as s:
         account = await repo_pairs.find_side_account(s, AccountKind.HIGHLEVEL, "loc-1")
-    assert account is not None and account.auth_kind == AuthKind.OAUTH.value
+    assert account is not None
+    assert account.auth_kind == AuthKind.OAUTH.value
     assert "plain" not in repr(tokens)
 
 
