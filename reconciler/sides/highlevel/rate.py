@@ -17,8 +17,9 @@ Other clients of the same app and location spend the same budget: when a respons
 "foreign" slots for one interval. Until the first response tells the limits, one request at a
 time is sent (a probe), so a budget that is already spent is never hit by a burst.
 
-The daily budget keeps a reserve (for people and other tools working on that location): once
-the estimate of what is left reaches it, ``slot()`` raises ``BudgetReservedError`` instead of
+The daily budget keeps a reserve (for people and other tools working on that location; by
+default 2.5 % of the daily limit, or an absolute count): once the estimate of what is left
+reaches it, ``slot()`` raises ``BudgetReservedError`` instead of
 sending. The estimate is a lower bound: every send counts against it, and a response's
 ``Daily-Remaining`` only lowers it (minus what is still in flight), except for a jump up, which
 is a new day.
@@ -27,6 +28,7 @@ is a new day.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -79,15 +81,19 @@ class RateBudget:
     def __init__(
         self,
         *,
-        daily_reserve: int = 5_000,
+        daily_reserve: int | None = None,
+        daily_reserve_share: float = 0.025,
         clock: Clock | None = None,
         max_requests: int | None = None,
         interval: float | None = None,
         name: str = "highlevel",
     ) -> None:
-        if daily_reserve < 0:
+        if daily_reserve is not None and daily_reserve < 0:
             raise ValueError("daily_reserve must not be negative")
-        self.daily_reserve = daily_reserve
+        if not 0.0 <= daily_reserve_share < 1.0:
+            raise ValueError("daily_reserve_share must be within [0, 1)")
+        self._reserve = daily_reserve
+        self._reserve_share = daily_reserve_share
         self.name = name
         self._clock = clock or SystemClock()
         self._max = max_requests
@@ -113,6 +119,16 @@ class RateBudget:
     @property
     def interval(self) -> float:
         return self._interval
+
+    @property
+    def daily_reserve(self) -> int:
+        """Requests of the day never spent: the absolute reserve if one was given, else the
+        share of the daily limit the headers announced (2.5 %: 5,000 of HighLevel's 200,000)."""
+        if self._reserve is not None:
+            return self._reserve
+        if self.daily_limit is None:
+            return 0
+        return math.ceil(self.daily_limit * self._reserve_share)
 
     @property
     def daily_remaining(self) -> int | None:
