@@ -14,6 +14,8 @@ Vocabulary
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -183,12 +185,18 @@ class LinkBase:
 
 @dataclass(frozen=True, slots=True)
 class OpenConflictRef:
-    """An open conflict the diff must respect (the scope stays untouched until resolved)."""
+    """An open conflict the diff must respect (the scope stays untouched until resolved).
+
+    ``fingerprint`` is ``ConflictSpec.fingerprint()`` of the values last stored: the plan
+    re-emits the spec only when the values changed. ``None`` (unknown) re-emits every run,
+    which the store's upsert by link+kind+scope absorbs.
+    """
 
     conflict_id: str
     kind: ConflictKind
     scope: str
     resolution: Resolution | None = None
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +215,18 @@ class LinkView:
 
 @dataclass(frozen=True, slots=True)
 class UnlinkedContact:
-    """A contact seen on one side that no link knows yet."""
+    """A contact seen on one side that no link knows yet.
+
+    ``retired`` marks a contact whose link ended because its peer was deleted (delete policy
+    ``archive`` or ``ignore``): it is never matched or created again automatically, otherwise
+    the next run would resurrect the deleted peer. The store sets it from the ``retire`` payload
+    of ARCHIVE_CONTACT / UNLINK_CONTACTS. Contacts carrying the pair's archive tag are treated
+    the same way even without it.
+    """
 
     side: SideName
     state: ContactState
+    retired: bool = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,6 +255,10 @@ class Rule(StrEnum):
     CONTACT_DELETE = "contact.deleted_one_side"
     OVERRIDE_PIN = "override.pin"
     RESOLUTION = "conflict.resolution"
+    # A link without a base (newly matched) records what its sides already agree on, and the
+    # tag base its initial-tags policy implies, before anything is written.
+    INITIAL_BASE = "link.initial_base"
+    CONTACT_DELETED_BOTH = "contact.deleted_both_sides"
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +284,7 @@ class ActionKind(StrEnum):
     DELETE_CONTACT = "delete_contact"
     ARCHIVE_CONTACT = "archive_contact"
     ADOPT_BASE = "adopt_base"  # both sides already agree: record it, no write
+    UNLINK_CONTACTS = "unlink_contacts"  # end the link, no write (delete policy ignore, both gone)
 
 
 WRITE_KINDS = frozenset(
@@ -286,20 +307,54 @@ class Action:
     """One step of a plan.
 
     ``side`` is the side written to (None for actions that write nothing). ``link_id`` is None
-    only for actions on a contact that has no link yet (CREATE_CONTACT, LINK_CONTACTS), which
-    name their source in ``source_side``/``source_id``.
+    only for actions on a contact that has no link yet (CREATE_CONTACT, LINK_CONTACTS and the
+    actions that follow them in the same plan), which name their source in
+    ``source_side``/``source_id``.
+
+    Pending links and contacts: LINK_CONTACTS and CREATE_CONTACT carry ``payload["link_ref"]``,
+    a plan-local name for the link they make (and, for CREATE_CONTACT, the contact it makes).
+    Every later action of the same plan that needs that link or contact carries the same
+    ``link_ref`` and has ``link_id`` None (and ``contact_id`` None when its target is the
+    contact being created). Apply maps the ref to the real ids once the creating action is done.
+    A CREATE_CONTACT with ``link_id`` set (re-creating a deleted contact of an existing link)
+    uses ``link_ref`` the same way for its follow-up CREATE_NOTEs.
 
     ``payload`` holds the kind's data, JSON-serialisable:
-    - LINK_CONTACTS: {"a_id", "b_id"}
-    - CREATE_CONTACT: {"fields": {...}, "tags": [...]}  (source_side/source_id name the original)
-    - UPDATE_FIELDS: {"changes": {field: value}}
-    - ADD_TAGS / REMOVE_TAGS: {"tags": [display names]}
-    - CREATE_NOTE: {"body", "note_link_id" | None, "source_note_id"}
-    - UPDATE_NOTE: {"note_id", "body", "note_link_id"}
-    - DELETE_NOTE: {"note_id", "note_link_id"}
-    - DELETE_CONTACT / ARCHIVE_CONTACT: {"tag"?}
-    - ADOPT_BASE: {"fields"?: {...}, "tags"?: {key: name}, "note"?: {note_link_id, a_note_id,
-      b_note_id, body}}
+    - LINK_CONTACTS: {"a_id", "b_id", "link_ref", "via": "email"|"phone"|"resolution"}
+      Base effect: the link exists, base None (the next action is its initial ADOPT_BASE).
+    - CREATE_CONTACT: {"fields": {...}, "tags": [names], "tag_keys": [keys, same order],
+      "link_ref", "relink"?: true}  (source_side/source_id name the original). Base effect: a
+      fresh base of exactly these fields and tags, no note links (``relink``: the link's
+      contact on ``side`` is replaced by the created one, the old base is dropped).
+    - UPDATE_FIELDS: {"changes": {field: value}, "replaced": {field: value before}, "settle"?}
+    - ADD_TAGS / REMOVE_TAGS: {"tags": [display names], "keys": [tag keys, same order],
+      "settle"?}
+    - CREATE_NOTE: {"body", "note_link_id" | None, "source_note_id", "settle"?}
+      ``source_note_id`` is the note on the other side that the created note is paired with.
+      Base effect: the note link ``note_link_id`` (a new one when None) pairs the created note
+      with ``source_note_id``; any other note link holding ``source_note_id`` is dropped (a
+      note is in at most one note link). Base body: the body (or per ``settle``).
+    - UPDATE_NOTE: {"note_id", "body", "note_link_id", "a_note_id", "b_note_id", "replaced",
+      "settle"?}
+    - DELETE_NOTE: {"note_id", "note_link_id" | None, "replaced", "settle"?}; note_link_id None
+      deletes a note no link knows (a pin removing the unpinned side's new note).
+    - DELETE_CONTACT / ARCHIVE_CONTACT: {"tag"?, "tag_key"?, "retire": {"side", "contact_id"}}
+      ARCHIVE adds ``tag`` to the contact, then both end the link.
+    - UNLINK_CONTACTS: {"retire"?: {"side", "contact_id"}} ends the link, writes nothing.
+    - ADOPT_BASE: {"initial"?: true, "fields"?: {...}, "tags"?: {key: name},
+      "tags_dropped"?: [keys], "note"?: {note_link_id | None, a_note_id, b_note_id, body},
+      "note_dropped"?: note_link_id}. ``initial`` creates the base of a link that has none
+      (its ``tags`` then replace the tag base wholesale); otherwise entries are set one by one.
+    - "replaced" keeps the value a write overwrote, so every overwrite is recoverable from the
+      journal/audit log (reasons carry only its hash).
+    - "settle" (only on writes that are one of two writes to the same item, one per side, e.g.
+      a clean text merge or a custom resolution): how the base advances so that a partial
+      failure is finished correctly by the next run. Per item
+      ``{"when": v, "then": v, "else": v}``: if the base item currently equals ``when`` it
+      becomes ``then``, otherwise ``else``. Items are the field (UPDATE_FIELDS, keyed by field
+      name), the tag key (tags: ``when`` is a presence bool, ``then``/``else`` a name or None
+      for absent), or the note link (notes: ``when`` is a note hash or None for no link,
+      ``then``/``else`` a body or None for "drop the note link"). See ``sync.base.base_after``.
     """
 
     kind: ActionKind
@@ -342,6 +397,19 @@ class ConflictSpec:
     b_value: object
     reason: Reason
     proposed: Resolution | None = None
+    # For a link this plan creates (``link_id`` None): the ``link_ref`` of its LINK_CONTACTS.
+    link_ref: str | None = None
+
+    def fingerprint(self) -> str:
+        """A stable hash of what the conflict says (kind, scope and the three values)."""
+        canonical = json.dumps(
+            [self.kind.value, self.scope, self.base_value, self.a_value, self.b_value],
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            default=str,
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
 class ResolutionChoice(StrEnum):
@@ -358,6 +426,14 @@ class Resolution:
 
 
 @dataclass(frozen=True, slots=True)
+class RejectedResolution:
+    """A resolution the plan could not carry out; the conflict stays open, the message says why."""
+
+    conflict_id: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class LinkPlan:
     """The plan for one link (or one unlinked contact): actions in order, conflicts to open."""
 
@@ -366,6 +442,7 @@ class LinkPlan:
     conflicts: tuple[ConflictSpec, ...] = ()
     # Conflicts that no longer hold (both sides now agree, or a resolution was applied).
     closed_conflicts: tuple[str, ...] = ()
+    rejected_resolutions: tuple[RejectedResolution, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +456,22 @@ class Plan:
     @property
     def conflicts(self) -> tuple[ConflictSpec, ...]:
         return tuple(c for lp in self.links for c in lp.conflicts)
+
+    @property
+    def closed_conflicts(self) -> tuple[str, ...]:
+        return tuple(c for lp in self.links for c in lp.closed_conflicts)
+
+    @property
+    def rejected_resolutions(self) -> tuple[RejectedResolution, ...]:
+        return tuple(r for lp in self.links for r in lp.rejected_resolutions)
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing to do: no action, no conflict to open, close or refuse."""
+        return not any(
+            lp.actions or lp.conflicts or lp.closed_conflicts or lp.rejected_resolutions
+            for lp in self.links
+        )
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -1,0 +1,96 @@
+"""The three-way diff of one link: ``plan_link``.
+
+Order of authority within a scope (a field, the tag set, a note link, the contact itself):
+a resolution of its open conflict > an active pin (override) > the open conflict itself (the
+scope stays untouched on both sides until resolved, or closed once the sides agree) > the
+merge rule and the pair's policy. ``UNKNOWN`` absences and excluded links get no actions at all.
+
+A link without a base (newly matched) first gets an initial ADOPT_BASE recording what both
+sides already agree on (equal fields, and the tag base its initial-tags policy implies); the
+rest of the plan is then the ordinary three-way merge against that effective base, which is
+exactly the base apply holds once the ADOPT_BASE is applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from reconciler.sides.base import CORE_FIELDS, CoreField
+from reconciler.sync.context import (
+    CONTACT_SCOPE,
+    LinkContext,
+    LinkPlanBuilder,
+    index_open,
+)
+from reconciler.sync.explain import tags_compared
+from reconciler.sync.groups import Why
+from reconciler.sync.merge_contact import plan_absence
+from reconciler.sync.merge_fields import plan_fields
+from reconciler.sync.merge_notes import plan_notes
+from reconciler.sync.merge_tags import initial_tag_base, plan_tags
+from reconciler.sync.model import (
+    Absence,
+    LinkBase,
+    LinkPlan,
+    LinkView,
+    Override,
+    PairPolicy,
+    Rule,
+)
+from reconciler.sync.policy import Pins, policy_label
+
+
+def plan_link(
+    view: LinkView, policy: PairPolicy, overrides: Sequence[Override], now: datetime
+) -> LinkPlan:
+    """Actions and conflicts that bring one link's sides (and its base) into agreement."""
+    pins = Pins(overrides, view.link_id, now, policy)
+    out = LinkPlanBuilder(view.link_id)
+    if view.excluded or pins.exclusion is not None:
+        return out.build()
+    if Absence.UNKNOWN in (view.a, view.b):
+        return out.build()  # never act on a maybe
+    open_refs = index_open(view.open_conflicts)
+    if isinstance(view.a, Absence) or isinstance(view.b, Absence):
+        plan_absence(view, policy, pins, open_refs, out)
+        return out.build()
+    contact_ref = open_refs.pop(("contact", CONTACT_SCOPE), None)
+    if contact_ref is not None:
+        out.close(contact_ref)  # both contacts exist: the deletion conflict no longer holds
+    ctx = LinkContext(
+        view=view,
+        policy=policy,
+        pins=pins,
+        now=now,
+        a=view.a,
+        b=view.b,
+        base=view.base or LinkBase(fields={}, tags={}),
+        initial=view.base is None,
+        open=open_refs,
+        out=out,
+    )
+    if ctx.initial:
+        _initial_base(ctx)
+    plan_fields(ctx)
+    plan_tags(ctx)
+    plan_notes(ctx)
+    return out.build()
+
+
+def _initial_base(ctx: LinkContext) -> None:
+    """Record the new link's starting base (one ADOPT_BASE, before any write)."""
+    fields: dict[CoreField, str | None] = {
+        name: ctx.a.fields.get(name)
+        for name in CORE_FIELDS
+        if ctx.a.fields.get(name) == ctx.b.fields.get(name)
+    }
+    tags = initial_tag_base(ctx)
+    ctx.base = LinkBase(fields=fields, tags=tags)
+    ctx.adopt(
+        Why(Rule.INITIAL_BASE, policy_label("tags_initial", ctx.policy.tags_initial)).reason(
+            tags_compared(tags, ctx.tags("a"), ctx.tags("b")),
+            "new link: record what both sides already agree on",
+        ),
+        {"initial": True, "fields": dict(fields), "tags": dict(tags)},
+    )

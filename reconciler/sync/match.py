@@ -1,0 +1,117 @@
+"""Pairing things no link knows yet: contacts across sides, and notes within a link.
+
+Contacts pair by normalised email first, then by E.164 phone, strictly one to one: when an
+identity is shared by several contacts on one side (or both), nobody is linked on it and the
+group becomes a CONTACT_MATCH conflict (its scope is the identity), because guessing wrong
+would merge two people. Contacts in an ambiguous email group are not tried again by phone.
+
+Notes pair by normalised body hash, one to one; equal hashes pair in note id order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from reconciler.sides.base import SideName
+from reconciler.sync.model import ContactState, NoteState, PairPolicy, UnlinkedContact
+from reconciler.sync.normalise import email_key, note_hash, phone_key
+
+Via = Literal["email", "phone"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPair:
+    a: ContactState
+    b: ContactState
+    identity: str
+    via: Via
+
+
+@dataclass(frozen=True, slots=True)
+class AmbiguousMatch:
+    """Several contacts share ``identity`` (on one side or both): no link, a conflict."""
+
+    identity: str
+    via: Via
+    a: tuple[ContactState, ...]
+    b: tuple[ContactState, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ContactMatching:
+    pairs: tuple[ContactPair, ...]
+    ambiguous: tuple[AmbiguousMatch, ...]
+    unmatched: tuple[UnlinkedContact, ...]
+
+
+def identities(state: ContactState, policy: PairPolicy) -> tuple[str | None, str | None]:
+    """The contact's (email key, phone key)."""
+    return (
+        email_key(state.fields.get("email")),
+        phone_key(state.fields.get("phone"), default_region=policy.default_phone_region),
+    )
+
+
+def match_contacts(unlinked: Sequence[UnlinkedContact], policy: PairPolicy) -> ContactMatching:
+    remaining = sorted(unlinked, key=lambda u: (u.side, u.state.contact_id))
+    pairs: list[ContactPair] = []
+    ambiguous: list[AmbiguousMatch] = []
+    for via, index in (("email", 0), ("phone", 1)):
+        groups: dict[str, dict[SideName, list[UnlinkedContact]]] = defaultdict(
+            lambda: {"a": [], "b": []}
+        )
+        for contact in remaining:
+            identity = identities(contact.state, policy)[index]
+            if identity is not None:
+                groups[identity][contact.side].append(contact)
+        taken: set[tuple[SideName, str]] = set()
+        for identity in sorted(groups):
+            on_a, on_b = groups[identity]["a"], groups[identity]["b"]
+            if not on_a or not on_b:
+                continue
+            kind: Via = "email" if via == "email" else "phone"
+            if len(on_a) == 1 and len(on_b) == 1:
+                pairs.append(ContactPair(on_a[0].state, on_b[0].state, identity, kind))
+            else:
+                ambiguous.append(
+                    AmbiguousMatch(
+                        identity,
+                        kind,
+                        tuple(c.state for c in on_a),
+                        tuple(c.state for c in on_b),
+                    )
+                )
+            taken.update((c.side, c.state.contact_id) for c in (*on_a, *on_b))
+        remaining = [c for c in remaining if (c.side, c.state.contact_id) not in taken]
+    return ContactMatching(tuple(pairs), tuple(ambiguous), tuple(remaining))
+
+
+@dataclass(frozen=True, slots=True)
+class NoteMatching:
+    pairs: tuple[tuple[NoteState, NoteState], ...]
+    a_only: tuple[NoteState, ...]
+    b_only: tuple[NoteState, ...]
+
+
+def match_notes(a_notes: Iterable[NoteState], b_notes: Iterable[NoteState]) -> NoteMatching:
+    """Pair unlinked notes of one link by body hash, one to one, in note id order."""
+    by_hash: dict[str, tuple[list[NoteState], list[NoteState]]] = defaultdict(lambda: ([], []))
+    for note in sorted(a_notes, key=lambda n: n.note_id):
+        by_hash[note_hash(note.body)][0].append(note)
+    for note in sorted(b_notes, key=lambda n: n.note_id):
+        by_hash[note_hash(note.body)][1].append(note)
+    pairs: list[tuple[NoteState, NoteState]] = []
+    a_only: list[NoteState] = []
+    b_only: list[NoteState] = []
+    for on_a, on_b in by_hash.values():
+        pairs.extend(zip(on_a, on_b, strict=False))
+        a_only.extend(on_a[len(on_b) :])
+        b_only.extend(on_b[len(on_a) :])
+    return NoteMatching(
+        tuple(sorted(pairs, key=lambda p: (p[0].note_id, p[1].note_id))),
+        tuple(sorted(a_only, key=lambda n: n.note_id)),
+        tuple(sorted(b_only, key=lambda n: n.note_id)),
+    )
