@@ -22,6 +22,7 @@ this boundary raised, by class.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -49,6 +50,7 @@ from reconciler.sides.highlevel.rate import RateBudget, RateHeaders
 from reconciler.sides.highlevel.retry import RetryPolicy
 
 API_VERSION = "2021-07-28"
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MESSAGE_LIMIT = 300
 
 # Failures that happen before a request leaves: nothing can have been applied.
@@ -58,9 +60,14 @@ _CLIENT_BUGS = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.Inval
 
 
 def segment(value: str) -> str:
-    """One path segment from an id: quoted, so an id can never reach another path."""
-    if not value:
-        raise PermanentItemError("empty id")
+    """One path segment from an id, refused unless it looks like an id.
+
+    HighLevel ids are 20 letters and digits; anything with a slash, a dot-dot or a control
+    character came from corrupt data and must never reach another route. Refused as a
+    permanent error for that item (never "not found", which would read as a deletion).
+    """
+    if not _ID.fullmatch(value):
+        raise PermanentItemError(f"not a HighLevel id: {value[:40]!r}")
     return quote(value, safe="")
 
 
