@@ -211,7 +211,9 @@ async def test_listing_exactly_full_pages(contract_side: Side) -> None:
 
 async def test_listing_since_returns_what_changed(contract_side: Side) -> None:
     created = [await _create(contract_side, n) for n in range(2 * CONTRACT_PAGE_SIZE)]
-    watermark = max(c.date_updated for c in created if c.date_updated) + timedelta(milliseconds=1)
+    # The watermark is the newest stamp seen; "since" is inclusive, so a write in that same
+    # millisecond is still listed.
+    watermark = max(c.date_updated for c in created if c.date_updated)
     changed = [created[1].id, created[7].id]
     await contract_side.update_contact(changed[0], {"first_name": "Changed"})
     await contract_side.add_tags(changed[1], frozenset({"changed"}))
