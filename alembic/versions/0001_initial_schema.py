@@ -246,10 +246,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pair_id", "side", "contact_id", name=op.f("pk_snapshot_contact")),
     )
     op.create_index(
-        "ix_snapshot_contact_notes_due",
+        "ix_snapshot_contact_dirty",
         "snapshot_contact",
-        ["pair_id", "side", "dirty", "notes_fetched_at"],
+        ["pair_id", "side", "dirty_at"],
         unique=False,
+        sqlite_where=sa.text("dirty"),
+        postgresql_where=sa.text("dirty"),
     )
 
     op.create_table(

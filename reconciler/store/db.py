@@ -50,7 +50,16 @@ class Store:
         ensure_sqlite_dir(self.url)
         kwargs: dict[str, Any] = {"echo": echo}
         if self.url.startswith("postgresql"):
-            kwargs.update(pool_size=pool_size, pool_pre_ping=True)
+            # No server-side prepared statements: after five runs psycopg would prepare a
+            # query, and PostgreSQL may then settle on a generic plan that cannot see the
+            # values (a pair's rows look like one row, an id list gets scanned row by row).
+            # Unnamed statements are planned for their actual values every time; this also
+            # keeps the store usable behind a transaction-pooling PgBouncer.
+            kwargs.update(
+                pool_size=pool_size,
+                pool_pre_ping=True,
+                connect_args={"prepare_threshold": None},
+            )
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

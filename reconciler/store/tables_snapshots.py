@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, Text
+from sqlalchemy import CheckConstraint, Index, Text, text
 from sqlmodel import Field
 
 from reconciler.store.schema import StoreModel
 from reconciler.store.types import BigIntKey, JSONType, UtcDateTime
 
 _SIDE_CHECK = "side IN ('a', 'b')"
+_DIRTY = text("dirty")
 
 
 class SnapshotContactRow(StoreModel, table=True):
@@ -26,7 +27,17 @@ class SnapshotContactRow(StoreModel, table=True):
     __tablename__ = "snapshot_contact"
     __table_args__ = (
         CheckConstraint(_SIDE_CHECK, name="side"),
-        Index("ix_snapshot_contact_notes_due", "pair_id", "side", "dirty", "notes_fetched_at"),
+        # Only the (few) webhook-marked rows. Deliberately no other index that starts with
+        # (pair_id, side): with statistics not yet gathered after a bulk load, PostgreSQL would
+        # prefer it to the primary key and test "contact_id IN (...)" row by row.
+        Index(
+            "ix_snapshot_contact_dirty",
+            "pair_id",
+            "side",
+            "dirty_at",
+            sqlite_where=_DIRTY,
+            postgresql_where=_DIRTY,
+        ),
     )
 
     pair_id: str = Field(foreign_key="pair.id", ondelete="CASCADE", primary_key=True)
