@@ -38,13 +38,15 @@ def describe(sandbox: Sandbox, base_url: str, tokens: dict[str, str]) -> str:
     ]
     for location_id in sandbox.locations:
         location = sandbox.location(location_id)
-        authorize = urlencode({
-            "response_type": "code",
-            "client_id": app.client_id,
-            "redirect_uri": app.redirect_uris[0] if app.redirect_uris else "",
-            "scope": " ".join(app.scopes),
-            "location_id": location_id,
-        })
+        authorize = urlencode(
+            {
+                "response_type": "code",
+                "client_id": app.client_id,
+                "redirect_uri": app.redirect_uris[0] if app.redirect_uris else "",
+                "scope": " ".join(app.scopes),
+                "location_id": location_id,
+            }
+        )
         lines += [
             f"    {location_id}  {location.name}  ({len(location.contacts)} contacts)",
             f"      private token: {tokens[location_id]}",

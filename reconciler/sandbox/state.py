@@ -69,6 +69,8 @@ class Sandbox:
             restore_state(self, stored)
         else:
             self._build_locations()
+            # A new state file is written at the first save, even before any write.
+            self.saver.dirty = cfg.persist_path is not None
 
     # ----- construction --------------------------------------------------------------------
     def _build_locations(self) -> None:

@@ -46,7 +46,8 @@ async def test_read_only_token_cannot_write(
 ) -> None:
     read_only = sandbox.private_token(location, scopes=[READ_SCOPE])
     r = await client.post(
-        "/contacts/", json={"locationId": location, "email": "r@example.com"},
+        "/contacts/",
+        json={"locationId": location, "email": "r@example.com"},
         headers=auth(read_only),
     )
     assert r.status_code == 401
@@ -89,16 +90,27 @@ async def _token(client: httpx.AsyncClient, **form: str) -> httpx.Response:
 
 def _form(sandbox: Sandbox, **extra: str) -> dict[str, Any]:
     app = sandbox.oauth_app
-    return {"client_id": app.client_id, "client_secret": app.client_secret,
-            "user_type": "Location", **extra}
+    return {
+        "client_id": app.client_id,
+        "client_secret": app.client_secret,
+        "user_type": "Location",
+        **extra,
+    }
 
 
 async def test_authorization_code_flow_and_refresh_rotation(
     client: httpx.AsyncClient, sandbox: Sandbox, clock: Clock
 ) -> None:
     code = await _authorize(client, sandbox)
-    r = await _token(client, **_form(sandbox, grant_type="authorization_code", code=code,
-                                     redirect_uri=sandbox.oauth_app.redirect_uris[0]))
+    r = await _token(
+        client,
+        **_form(
+            sandbox,
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=sandbox.oauth_app.redirect_uris[0],
+        ),
+    )
     assert r.status_code == 200, r.text
     tokens = r.json()
     assert tokens["token_type"] == "Bearer"
@@ -117,14 +129,16 @@ async def test_authorization_code_flow_and_refresh_rotation(
     assert r.status_code == 400
     assert r.json()["error"] == "invalid_grant"
 
-    r = await _token(client, **_form(sandbox, grant_type="refresh_token",
-                                     refresh_token=tokens["refresh_token"]))
+    r = await _token(
+        client, **_form(sandbox, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+    )
     assert r.status_code == 200
     rotated = r.json()
     assert rotated["refresh_token"] != tokens["refresh_token"]
 
-    r = await _token(client, **_form(sandbox, grant_type="refresh_token",
-                                     refresh_token=tokens["refresh_token"]))
+    r = await _token(
+        client, **_form(sandbox, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+    )
     assert r.status_code == 400
     assert r.json()["statusCode"] == 400
     assert r.json()["message"] == "Invalid grant: refresh token has already been used"
@@ -134,21 +148,29 @@ async def test_authorization_code_flow_and_refresh_rotation(
     r = await client.get("/contacts/abc", headers=auth(rotated["access_token"]))
     assert r.status_code == 401
     assert r.json()["message"] == "Invalid JWT"
-    r = await _token(client, **_form(sandbox, grant_type="refresh_token",
-                                     refresh_token=rotated["refresh_token"]))
+    r = await _token(
+        client, **_form(sandbox, grant_type="refresh_token", refresh_token=rotated["refresh_token"])
+    )
     assert r.status_code == 200
 
 
 async def test_token_endpoint_refusals(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
     r = await _token(client)
     assert r.status_code == 422
-    assert set(r.json()["message"]) == {"client_id should not be empty",
-                                        "client_secret should not be empty",
-                                        "grant_type should not be empty"}
+    assert set(r.json()["message"]) == {
+        "client_id should not be empty",
+        "client_secret should not be empty",
+        "grant_type should not be empty",
+    }
     r = await _token(client, **_form(sandbox, grant_type="password"))
     assert r.status_code == 422
-    r = await _token(client, client_id=sandbox.oauth_app.client_id, client_secret="wrong",
-                     grant_type="refresh_token", refresh_token="x")
+    r = await _token(
+        client,
+        client_id=sandbox.oauth_app.client_id,
+        client_secret="wrong",
+        grant_type="refresh_token",
+        refresh_token="x",
+    )
     assert r.status_code == 401
     r = await _token(client, **_form(sandbox, grant_type="refresh_token", refresh_token="nope"))
     assert r.status_code == 400
@@ -159,12 +181,19 @@ async def test_token_endpoint_refusals(client: httpx.AsyncClient, sandbox: Sandb
 async def test_authorize_refusals_and_code_expiry(
     client: httpx.AsyncClient, sandbox: Sandbox, clock: Clock
 ) -> None:
-    r = await client.get("/oauth/chooselocation", params={
-        "response_type": "code", "client_id": "nope", "redirect_uri": "http://x"})
+    r = await client.get(
+        "/oauth/chooselocation",
+        params={"response_type": "code", "client_id": "nope", "redirect_uri": "http://x"},
+    )
     assert r.status_code == 400
-    r = await client.get("/oauth/chooselocation", params={
-        "response_type": "code", "client_id": sandbox.oauth_app.client_id,
-        "redirect_uri": "http://evil.example/cb"})
+    r = await client.get(
+        "/oauth/chooselocation",
+        params={
+            "response_type": "code",
+            "client_id": sandbox.oauth_app.client_id,
+            "redirect_uri": "http://evil.example/cb",
+        },
+    )
     assert r.status_code == 400
     code = await _authorize(client, sandbox)
     clock.advance(601)

@@ -237,8 +237,11 @@ async def test_other_locations_contacts_are_not_found(
 ) -> None:
     created = await api.create(email="mine@example.com")
     other = sandbox.locations[1]
-    other_api = Api(api.client, {**api.headers, "Authorization":
-                                 f"Bearer {sandbox.private_token(other)}"}, other)
+    other_api = Api(
+        api.client,
+        {**api.headers, "Authorization": f"Bearer {sandbox.private_token(other)}"},
+        other,
+    )
     r = await other_api.request("GET", f"/contacts/{created['id']}")
     assert r.status_code == 400
     r = await other_api.request(
@@ -251,13 +254,15 @@ async def test_other_locations_contacts_are_not_found(
 async def test_duplicate_lookup_endpoint(api: Api) -> None:
     created = await api.create(email="look@example.com", phone="+15125553333")
     r = await api.request(
-        "GET", "/contacts/search/duplicate",
+        "GET",
+        "/contacts/search/duplicate",
         params={"locationId": api.location, "number": "+15125553333"},
     )
     assert r.status_code == 200
     assert r.json()["contact"]["id"] == created["id"]
     r = await api.request(
-        "GET", "/contacts/search/duplicate",
+        "GET",
+        "/contacts/search/duplicate",
         params={"locationId": api.location, "email": "nobody@example.com"},
     )
     assert r.json() == {"contact": None}

@@ -24,14 +24,13 @@ async def test_injected_429_with_headers(api: Api, sandbox: Sandbox) -> None:
     assert "X-RateLimit-Remaining" in r.headers
 
 
-async def test_server_errors_in_the_real_shapes_apply_nothing(
-    api: Api, sandbox: Sandbox
-) -> None:
+async def test_server_errors_in_the_real_shapes_apply_nothing(api: Api, sandbox: Sandbox) -> None:
     sandbox.set_faults(api.location, server_error=1.0, seed=11)
     statuses = set()
     for i in range(30):
-        r = await api.request("POST", "/contacts/", json={"locationId": api.location,
-                                                         "email": f"e{i}@example.com"})
+        r = await api.request(
+            "POST", "/contacts/", json={"locationId": api.location, "email": f"e{i}@example.com"}
+        )
         statuses.add(r.status_code)
         if r.status_code == 502:
             assert r.headers["content-type"].startswith("text/html")
@@ -44,15 +43,17 @@ async def test_server_errors_in_the_real_shapes_apply_nothing(
 
 async def test_error_after_write_leaves_the_write_applied(api: Api, sandbox: Sandbox) -> None:
     sandbox.set_faults(api.location, error_after_write=1.0)
-    r = await api.request("POST", "/contacts/", json={"locationId": api.location,
-                                                     "email": "applied@example.com"})
+    r = await api.request(
+        "POST", "/contacts/", json={"locationId": api.location, "email": "applied@example.com"}
+    )
     assert r.status_code == 502
     stored = sandbox.contacts(api.location)
     assert [c["email"] for c in stored] == ["applied@example.com"]
     # A retry of the same create meets the duplicate rule, as against HighLevel: only a
     # successful write has its answer replaced.
-    r = await api.request("POST", "/contacts/", json={"locationId": api.location,
-                                                     "email": "applied@example.com"})
+    r = await api.request(
+        "POST", "/contacts/", json={"locationId": api.location, "email": "applied@example.com"}
+    )
     assert r.status_code == 400
     assert r.json()["meta"]["contactId"] == stored[0]["id"]
     # Reads are not writes: never faulted this way.
@@ -108,8 +109,9 @@ async def test_same_seed_same_faults(clock: Clock) -> None:
         headers = auth(sandbox.private_token(location))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
-            statuses = [(await client.get("/contacts/x", headers=headers)).status_code
-                        for _ in range(40)]
+            statuses = [
+                (await client.get("/contacts/x", headers=headers)).status_code for _ in range(40)
+            ]
         await sandbox.aclose()
         return statuses
 
@@ -134,23 +136,31 @@ async def test_timeout_hangs_longer_than_the_client_waits_and_applies_nothing(
     sandbox.set_faults(location, timeout=1.0, timeout_seconds=1.0)
     async with httpx.AsyncClient(base_url=url, timeout=0.3) as client:
         with pytest.raises(httpx.ReadTimeout):
-            await client.post("/contacts/", json={"locationId": location, "email": "t@x.io"},
-                              headers=auth(sandbox.private_token(location)))
+            await client.post(
+                "/contacts/",
+                json={"locationId": location, "email": "t@x.io"},
+                headers=auth(sandbox.private_token(location)),
+            )
     assert sandbox.contacts(location) == []
 
 
 async def test_faults_over_the_admin_endpoint(api: Api, sandbox: Sandbox) -> None:
     admin = {"X-Sandbox-Admin-Key": ADMIN_KEY}
-    r = await api.client.patch(f"/sandbox/admin/locations/{api.location}/faults",
-                               json={"server_error": 1.0, "seed": 1}, headers=admin)
+    r = await api.client.patch(
+        f"/sandbox/admin/locations/{api.location}/faults",
+        json={"server_error": 1.0, "seed": 1},
+        headers=admin,
+    )
     assert r.status_code == 200
     assert r.json()["server_error"] == 1.0
     assert (await api.search()).status_code >= 500
-    r = await api.client.patch(f"/sandbox/admin/locations/{api.location}/faults",
-                               json={"server_error": 2}, headers=admin)
+    r = await api.client.patch(
+        f"/sandbox/admin/locations/{api.location}/faults", json={"server_error": 2}, headers=admin
+    )
     assert r.status_code == 422
-    r = await api.client.patch(f"/sandbox/admin/locations/{api.location}/faults",
-                               json={"nonsense": 1}, headers=admin)
+    r = await api.client.patch(
+        f"/sandbox/admin/locations/{api.location}/faults", json={"nonsense": 1}, headers=admin
+    )
     assert r.status_code == 422
     r = await api.client.patch("/sandbox/admin/locations/nope/faults", json={}, headers=admin)
     assert r.status_code == 400

@@ -63,13 +63,25 @@ async def test_another_app_on_the_same_location_has_its_own_bucket(clock: Clock)
     async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
         tokens = {}
         for app_config in apps:
-            r = await client.get("/oauth/chooselocation", params={
-                "response_type": "code", "client_id": app_config.client_id,
-                "redirect_uri": "http://cb", "location_id": location})
+            r = await client.get(
+                "/oauth/chooselocation",
+                params={
+                    "response_type": "code",
+                    "client_id": app_config.client_id,
+                    "redirect_uri": "http://cb",
+                    "location_id": location,
+                },
+            )
             code = parse_qs(urlparse(r.headers["location"]).query)["code"][0]
-            r = await client.post("/oauth/token", data={
-                "client_id": app_config.client_id, "client_secret": app_config.client_secret,
-                "grant_type": "authorization_code", "code": code})
+            r = await client.post(
+                "/oauth/token",
+                data={
+                    "client_id": app_config.client_id,
+                    "client_secret": app_config.client_secret,
+                    "grant_type": "authorization_code",
+                    "code": code,
+                },
+            )
             tokens[app_config.client_id] = r.json()["access_token"]
         statuses = [
             (await client.get("/contacts/x", headers=auth(tokens["app-one"]))).status_code

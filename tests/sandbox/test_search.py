@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
+from reconciler.sandbox.app import create_app
 from reconciler.sandbox.clock import Clock
 from reconciler.sandbox.config import LocationConfig, LocationSettings
+from reconciler.sandbox.seed import seed_location
 from reconciler.sandbox.state import Sandbox
-from tests.sandbox.conftest import Api
+from tests.sandbox.conftest import Api, auth, make_config
 
 
 async def _walk(api: Api, **body: Any) -> list[str]:
     seen: list[str] = []
     after = None
     for _ in range(100):
-        extra = {"searchAfter": after} if after else {}
+        extra: dict[str, Any] = {"searchAfter": after} if after else {}
         r = await api.search(pageLimit=100, **body, **extra)
         assert r.status_code == 200, r.text
         hits = r.json()["contacts"]
@@ -29,24 +33,21 @@ async def test_search_after_visits_every_contact_exactly_once_with_writes_betwee
     api: Api, sandbox: Sandbox, clock: Clock
 ) -> None:
     location = sandbox.location(api.location)
-    from reconciler.sandbox.seed import seed_location
-
     seed_location(location, seed=1, count=1200, max_notes=0, max_tasks=0)
     before = {c.id for c in location.contacts.values()}
     visited: list[str] = []
     after = None
-    pages = 0
-    for _ in range(40):
-        extra = {"searchAfter": after} if after else {}
-        r = await api.search(pageLimit=100, sort=[{"field": "dateAdded", "direction": "asc"}],
-                             **extra)
+    for pages in range(1, 41):
+        extra: dict[str, Any] = {"searchAfter": after} if after else {}
+        r = await api.search(
+            pageLimit=100, sort=[{"field": "dateAdded", "direction": "asc"}], **extra
+        )
         body = r.json()
         hits = body["contacts"]
         if not hits:
             break
         visited += [h["id"] for h in hits]
         after = hits[-1]["searchAfter"]
-        pages += 1
         # Writes between pages: updates (dateUpdated moves, dateAdded does not), a delete of
         # an already visited contact, and new contacts (they sort after everything seen).
         await api.request("PUT", f"/contacts/{hits[0]['id']}", json={"city": f"City {pages}"})
@@ -97,8 +98,6 @@ async def test_sort_by_date_updated(api: Api, clock: Clock) -> None:
 
 
 async def test_page_paging_stops_at_ten_thousand(api: Api, sandbox: Sandbox) -> None:
-    from reconciler.sandbox.seed import seed_location
-
     seed_location(sandbox.location(api.location), seed=2, count=10_050, max_notes=0, max_tasks=0)
     r = await api.search(pageLimit=500, page=20)
     assert r.status_code == 200
@@ -123,8 +122,9 @@ async def test_filters_eq_range_exists_and_groups(api: Api, clock: Clock) -> Non
     c = await api.create(phone="+15125550003")
 
     async def ids(*filters: dict[str, Any]) -> list[str]:
-        r = await api.search(filters=list(filters), sort=[{"field": "dateAdded",
-                                                           "direction": "asc"}])
+        r = await api.search(
+            filters=list(filters), sort=[{"field": "dateAdded", "direction": "asc"}]
+        )
         assert r.status_code == 200, r.text
         assert r.json()["total"] == len(r.json()["contacts"])
         return [h["id"] for h in r.json()["contacts"]]
@@ -135,14 +135,18 @@ async def test_filters_eq_range_exists_and_groups(api: Api, clock: Clock) -> Non
     assert await ids({"field": "phone", "operator": "eq", "value": "(512) 555-0003"}) == [c["id"]]
     assert await ids({"field": "tags", "operator": "eq", "value": "lead"}) == [b["id"]]
     assert await ids({"field": "tags", "operator": "eq", "value": ["vip", "cold"]}) == [
-        a["id"], b["id"]
+        a["id"],
+        b["id"],
     ]
     assert await ids({"field": "email", "operator": "not_exists"}) == [c["id"]]
     assert await ids({"field": "phone", "operator": "exists"}) == [a["id"], c["id"]]
     assert await ids({"field": "tags", "operator": "not_exists"}) == [c["id"]]
     assert await ids(
-        {"field": "dateAdded", "operator": "range",
-         "value": {"gt": "2026-01-05T09:00:00.000Z", "lte": "2026-01-05T10:00:00Z"}}
+        {
+            "field": "dateAdded",
+            "operator": "range",
+            "value": {"gt": "2026-01-05T09:00:00.000Z", "lte": "2026-01-05T10:00:00Z"},
+        }
     ) == [b["id"]]
     clock.advance(60)
     await api.request("PUT", f"/contacts/{a['id']}", json={"city": "Austin"})
@@ -150,10 +154,13 @@ async def test_filters_eq_range_exists_and_groups(api: Api, clock: Clock) -> Non
         {"field": "dateUpdated", "operator": "range", "value": {"gt": "2026-01-05T11:00:00Z"}}
     ) == [a["id"]]
     assert await ids(
-        {"group": "OR", "filters": [
-            {"field": "tags", "operator": "eq", "value": "cold"},
-            {"field": "email", "operator": "not_exists"},
-        ]},
+        {
+            "group": "OR",
+            "filters": [
+                {"field": "tags", "operator": "eq", "value": "cold"},
+                {"field": "email", "operator": "not_exists"},
+            ],
+        },
         {"field": "phone", "operator": "exists"},
     ) == [c["id"]]
     r = await api.search(query="beta")
@@ -161,10 +168,6 @@ async def test_filters_eq_range_exists_and_groups(api: Api, clock: Clock) -> Non
 
 
 async def test_search_sees_writes_only_after_the_lag(clock: Clock) -> None:
-    from reconciler.sandbox.app import create_app
-    from tests.sandbox.conftest import auth, make_config
-    import httpx
-
     config = make_config(
         clock, location_configs=[LocationConfig(settings=LocationSettings(search_lag_seconds=5))]
     )
@@ -217,9 +220,14 @@ async def test_deprecated_list_pages_with_start_after(api: Api, clock: Clock) ->
     assert isinstance(meta["startAfter"], int)
     assert meta["nextPageUrl"].startswith("http://sandbox.test/contacts/?")
     r = await api.request(
-        "GET", "/contacts/",
-        params={"locationId": api.location, "limit": 2, "startAfterId": meta["startAfterId"],
-                "startAfter": meta["startAfter"]},
+        "GET",
+        "/contacts/",
+        params={
+            "locationId": api.location,
+            "limit": 2,
+            "startAfterId": meta["startAfterId"],
+            "startAfter": meta["startAfter"],
+        },
     )
     assert [c["id"] for c in r.json()["contacts"]] == ids[2:4]
     r = await api.request(

@@ -14,7 +14,10 @@ from tests.sandbox.conftest import Api
 
 async def test_malformed_json_is_a_400(api: Api) -> None:
     r = await api.request(
-        "POST", "/contacts/", content=b'{"locationId": ', headers={"content-type": "application/json"}
+        "POST",
+        "/contacts/",
+        content=b'{"locationId": ',
+        headers={"content-type": "application/json"},
     )
     assert r.status_code == 400
     assert r.json()["statusCode"] == 400
@@ -36,9 +39,7 @@ async def test_unknown_property_is_named(api: Api) -> None:
 async def test_spec_fields_not_in_update_are_refused_on_put(api: Api) -> None:
     created = await api.create(email="p@example.com")
     # UpdateContactDto has no locationId nor companyName.
-    r = await api.request(
-        "PUT", f"/contacts/{created['id']}", json={"locationId": api.location}
-    )
+    r = await api.request("PUT", f"/contacts/{created['id']}", json={"locationId": api.location})
     assert r.status_code == 422
     assert r.json()["message"] == ["property locationId should not exist"]
 
@@ -52,8 +53,10 @@ async def test_missing_required_fields(api: Api) -> None:
     assert r.json()["message"] == ["body should not be empty"]
     r = await api.request("POST", f"/contacts/{created['id']}/tasks", json={"title": "x"})
     assert r.status_code == 422
-    assert set(r.json()["message"]) == {"dueDate should not be empty",
-                                        "completed should not be empty"}
+    assert set(r.json()["message"]) == {
+        "dueDate should not be empty",
+        "completed should not be empty",
+    }
     r = await api.request("POST", f"/contacts/{created['id']}/tags", json={})
     assert r.json()["message"] == ["tags should not be empty"]
 
@@ -70,7 +73,9 @@ async def test_wrong_types(api: Api) -> None:
         "dnd must be a boolean value",
         "each value in tags must be a string",
     }
-    r = await api.request("POST", "/contacts/", json={"locationId": api.location, "postalCode": None})
+    r = await api.request(
+        "POST", "/contacts/", json={"locationId": api.location, "postalCode": None}
+    )
     assert r.status_code == 422
 
 
@@ -120,19 +125,42 @@ async def test_unknown_note_and_task_ids(api: Api) -> None:
 async def test_unknown_route_is_nest_style_404(api: Api) -> None:
     r = await api.request("PATCH", "/contacts/abc")
     assert r.status_code == 404
-    assert r.json() == {"statusCode": 404, "message": "Cannot PATCH /contacts/abc",
-                        "error": "Not Found"}
+    assert r.json() == {
+        "statusCode": 404,
+        "message": "Cannot PATCH /contacts/abc",
+        "error": "Not Found",
+    }
 
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 FIELD_NAMES = st.sampled_from(
-    ["locationId", "email", "phone", "tags", "customFields", "firstName", "dateOfBirth",
-     "dndSettings", "pageLimit", "page", "searchAfter", "filters", "sort", "body", "title",
-     "dueDate", "completed", "query", "pinned"]
+    [
+        "locationId",
+        "email",
+        "phone",
+        "tags",
+        "customFields",
+        "firstName",
+        "dateOfBirth",
+        "dndSettings",
+        "pageLimit",
+        "page",
+        "searchAfter",
+        "filters",
+        "sort",
+        "body",
+        "title",
+        "dueDate",
+        "completed",
+        "query",
+        "pinned",
+    ]
 )
 bodies = st.dictionaries(FIELD_NAMES | st.text(max_size=6), json_values, max_size=5)
 ENDPOINTS = [
@@ -151,11 +179,16 @@ ENDPOINTS = [
 
 async def test_random_bodies_never_get_a_500(api: Api) -> None:
     contact = await api.create(email="fuzz@example.com")
-    note = (await api.request("POST", f"/contacts/{contact['id']}/notes", json={"body": "n"})).json()
-    task = (await api.request(
-        "POST", f"/contacts/{contact['id']}/tasks",
-        json={"title": "t", "dueDate": "2026-02-01T00:00:00Z", "completed": False},
-    )).json()
+    note = (
+        await api.request("POST", f"/contacts/{contact['id']}/notes", json={"body": "n"})
+    ).json()
+    task = (
+        await api.request(
+            "POST",
+            f"/contacts/{contact['id']}/tasks",
+            json={"title": "t", "dueDate": "2026-02-01T00:00:00Z", "completed": False},
+        )
+    ).json()
     ids = {"cid": contact["id"], "nid": note["note"]["id"], "tid": task["task"]["id"]}
     seen: list[int] = []
 

@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
@@ -62,8 +61,13 @@ async def _exercise(api: Api) -> None:
     nid = note["note"]["id"]
     await api.request("PUT", f"/contacts/{cid}/notes/{nid}", json={"body": "hello"})
     await api.request("DELETE", f"/contacts/{cid}/notes/{nid}")
-    task = (await api.request("POST", f"/contacts/{cid}/tasks", json={
-        "title": "Call", "dueDate": "2026-02-01T10:00:00Z", "completed": False})).json()
+    task = (
+        await api.request(
+            "POST",
+            f"/contacts/{cid}/tasks",
+            json={"title": "Call", "dueDate": "2026-02-01T10:00:00Z", "completed": False},
+        )
+    ).json()
     tid = task["task"]["id"]
     await api.request("PUT", f"/contacts/{cid}/tasks/{tid}/completed", json={"completed": True})
     await api.request("DELETE", f"/contacts/{cid}/tasks/{tid}")
@@ -71,8 +75,16 @@ async def _exercise(api: Api) -> None:
 
 
 EVENTS = [
-    "ContactCreate", "ContactUpdate", "ContactTagUpdate", "NoteCreate", "NoteUpdate",
-    "NoteDelete", "TaskCreate", "TaskComplete", "TaskDelete", "ContactDelete",
+    "ContactCreate",
+    "ContactUpdate",
+    "ContactTagUpdate",
+    "NoteCreate",
+    "NoteUpdate",
+    "NoteDelete",
+    "TaskCreate",
+    "TaskComplete",
+    "TaskDelete",
+    "ContactDelete",
 ]
 
 
@@ -160,20 +172,22 @@ async def test_webhook_registered_through_the_admin_endpoint(
     api: Api, sandbox: Sandbox, receiver: tuple[Receiver, str]
 ) -> None:
     rec, url = receiver
-    r = await api.client.post("/sandbox/admin/webhooks", json={"url": url},
-                              headers={"X-Sandbox-Admin-Key": "wrong"})
+    r = await api.client.post(
+        "/sandbox/admin/webhooks", json={"url": url}, headers={"X-Sandbox-Admin-Key": "wrong"}
+    )
     assert r.status_code == 401
-    r = await api.client.post("/sandbox/admin/webhooks", json={"url": url},
-                              headers={"X-Sandbox-Admin-Key": sandbox.admin_key})
+    r = await api.client.post(
+        "/sandbox/admin/webhooks",
+        json={"url": url},
+        headers={"X-Sandbox-Admin-Key": sandbox.admin_key},
+    )
     assert r.status_code == 201
     await api.create(email="admin-hook@example.com")
     await sandbox.drain_webhooks()
     assert [p["type"] for p in rec.payloads()] == ["ContactCreate"]
 
 
-async def test_unreachable_receiver_is_recorded_not_raised(
-    api: Api, sandbox: Sandbox
-) -> None:
+async def test_unreachable_receiver_is_recorded_not_raised(api: Api, sandbox: Sandbox) -> None:
     sandbox.add_webhook("http://127.0.0.1:9/hook")
     await api.create(email="nowhere@example.com")
     await sandbox.drain_webhooks()
