@@ -184,6 +184,8 @@ def _after_adopt(
     fields.update(_fields(payload.get("fields"), only_present=True))
     adopted_tags = {str(k): str(v) for k, v in _mapping(payload.get("tags")).items()}
     tags = adopted_tags if payload.get("initial") else {**base.tags, **adopted_tags}
+    if "tags_all" in payload:
+        tags = {str(k): str(v) for k, v in _mapping(payload.get("tags_all")).items()}
     for key in _strings(payload.get("tags_dropped")):
         tags.pop(key, None)
     notes = base.notes

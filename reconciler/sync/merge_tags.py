@@ -95,6 +95,13 @@ class _TagPlanner:
         return self.a if side == "a" else self.b
 
     def plan(self) -> None:
+        if dict(self.ctx.base.tags) != self.base:
+            # The stored tag base is filed under keys of another comparison rule (the pair's
+            # case sensitivity changed): re-file it once, before any tag delta of this plan.
+            self.ctx.adopt(
+                Why(Rule.TAGS_MERGE).reason(self.compared, "tag base re-keyed"),
+                {"tags_all": dict(self.base)},
+            )
         ref = self.ctx.open_conflict("tags", TAGS_SCOPE)
         if ref is not None and ref.resolution is not None:
             self._resolve(ref)

@@ -63,12 +63,13 @@ def _tags_after(state: ContactState, action: Action) -> dict[str, str]:
         return tags
     keys = [str(k) for k in _list(payload.get("keys"))]
     names = [str(n) for n in _list(payload.get("tags"))]
-    for key, name in zip(keys, names, strict=True):
-        if action.kind is ActionKind.ADD_TAGS:
-            tags[key] = name
-        else:
-            tags.pop(key, None)
-    return tags
+    if action.kind is ActionKind.ADD_TAGS:
+        tags.update(zip(keys, names, strict=True))
+        return tags
+    # Sides remove tags by name; the key this state files a tag under may differ from the
+    # plan's key when the pair compares case-sensitively.
+    removed_keys, removed_names = set(keys), set(names)
+    return {k: n for k, n in tags.items() if k not in removed_keys and n not in removed_names}
 
 
 def _notes_after(
