@@ -342,9 +342,10 @@ class Action:
       ARCHIVE adds ``tag`` to the contact, then both end the link.
     - UNLINK_CONTACTS: {"retire"?: {"side", "contact_id"}} ends the link, writes nothing.
     - ADOPT_BASE: {"initial"?: true, "fields"?: {...}, "tags"?: {key: name},
-      "tags_dropped"?: [keys], "tags_all"?: {key: name}, "note"?: {note_link_id | None, a_note_id, b_note_id, body},
-      "note_dropped"?: note_link_id}. ``initial`` creates the base of a link that has none
-      (its ``tags`` then replace the tag base wholesale); otherwise entries are set one by one.
+      "tags_dropped"?: [keys], "tags_all"?: {key: name},
+      "note"?: {note_link_id | None, a_note_id, b_note_id, body}, "note_dropped"?: note_link_id}.
+      ``initial`` creates the base of a link that has none (its ``tags`` then replace the tag
+      base wholesale); otherwise entries are set one by one.
       ``tags_all`` replaces the tag base wholesale (re-filing it under the current tag keys).
     - "replaced" keeps the value a write overwrote, so every overwrite is recoverable from the
       journal/audit log (reasons carry only its hash).

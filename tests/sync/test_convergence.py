@@ -27,8 +27,6 @@ from reconciler.sync.model import (
     PairPolicy,
     TagsInitialPolicy,
 )
-from reconciler.sync.normalise import note_hash
-
 from tests.sync.builders import NOW, contact, fields, note_link, notes, tags
 from tests.sync.world import Link, World
 

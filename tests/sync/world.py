@@ -26,7 +26,6 @@ from reconciler.sync.model import (
 )
 from reconciler.sync.plan import build_plan
 from reconciler.sync.simulate import state_after
-
 from tests.sync.builders import NOW
 
 
@@ -76,8 +75,8 @@ class World:
         return out
 
     def unlinked(self) -> list[UnlinkedContact]:
-        linked = {("a", l.a_id) for l in self.links.values()} | {
-            ("b", l.b_id) for l in self.links.values()
+        linked = {("a", ln.a_id) for ln in self.links.values()} | {
+            ("b", ln.b_id) for ln in self.links.values()
         }
         out = []
         for side in ("a", "b"):
