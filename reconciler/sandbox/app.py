@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from reconciler.sandbox import (
     admin,
+    routes_associations,
     routes_contacts,
     routes_notes,
     routes_oauth,
@@ -48,9 +49,12 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.state.sandbox = sandbox
     install_error_handlers(app)
     app.middleware("http")(gateway)
-    # Search and list routes first: "/contacts/search/..." must not read as a contact id.
+    # Search, list and bulk routes first: "/contacts/search/duplicate" and
+    # "/contacts/business/x" must not read as a contact id, nor "campaigns/removeAll" as a
+    # campaign id.
     for module in (
         routes_search,
+        routes_associations,
         routes_contacts,
         routes_tags,
         routes_notes,

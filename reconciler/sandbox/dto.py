@@ -231,3 +231,41 @@ class TaskUpdateDto(_Dto):
 class TaskStatusDto(_Dto):
     non_nullable: ClassVar[frozenset[str]] = frozenset({"completed"})
     completed: bool
+
+
+class FollowersDto(_Dto):
+    non_nullable: ClassVar[frozenset[str]] = frozenset({"followers"})
+    followers: list[str]
+
+
+class WorkflowDto(_Dto):
+    non_nullable: ClassVar[frozenset[str]] = frozenset({"eventStartTime"})
+    eventStartTime: str | None = None
+
+
+class CampaignDto(_Dto):
+    """``AddContactToCampaignDto`` has no properties."""
+
+
+class BulkTagsDto(_Dto):
+    non_nullable: ClassVar[frozenset[str]] = frozenset(
+        {"contacts", "tags", "locationId", "removeAllTags"}
+    )
+    contacts: list[str]
+    tags: list[str]
+    locationId: str
+    removeAllTags: bool | None = None
+
+
+class BulkBusinessDto(_Dto):
+    non_nullable: ClassVar[frozenset[str]] = frozenset({"locationId", "ids"})
+    locationId: str
+    ids: list[str]
+    businessId: str | None
+
+    @field_validator("ids")
+    @classmethod
+    def _short_ids(cls, value: list[str]) -> list[str]:
+        if any(len(v) > 50 for v in value):
+            raise ValueError("each value in ids must be shorter than or equal to 50 characters")
+        return value

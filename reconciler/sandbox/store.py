@@ -58,6 +58,10 @@ class Location:
         self.tasks: dict[str, dict[str, Task]] = {}
         self.by_email: dict[str, set[str]] = {}
         self.by_phone: dict[str, set[str]] = {}
+        # Campaign and workflow memberships: kept so add/remove answer truthfully, not
+        # persisted (nothing reconciles them).
+        self.campaigns: dict[str, set[str]] = {}
+        self.workflows: dict[str, set[str]] = {}
         self.index = SearchIndex()
 
     # ----- lookups -------------------------------------------------------------------------
@@ -202,6 +206,8 @@ class Location:
         self._unindex(contact)
         self.notes.pop(contact_id, None)
         self.tasks.pop(contact_id, None)
+        self.campaigns.pop(contact_id, None)
+        self.workflows.pop(contact_id, None)
         self._stage(contact, deleted=True)
         self.listener("ContactDelete", contact_event("ContactDelete", contact))
 
@@ -219,6 +225,39 @@ class Location:
         self._stage(contact)
         self.listener("ContactTagUpdate", contact_event("ContactTagUpdate", contact))
         return contact
+
+    def change_followers(
+        self, contact_id: str, followers: list[str], *, add: bool
+    ) -> tuple[list[str], list[str]]:
+        """Add or remove followers; answers (all followers, the ones actually changed)."""
+        contact = self.contact(contact_id)
+        current: list[str] = list(contact.fields.get("followers", []))
+        if add:
+            changed = [f for f in dict.fromkeys(followers) if f not in current]
+            result = current + changed
+        else:
+            changed = [f for f in current if f in followers]
+            result = [f for f in current if f not in followers]
+        if changed:
+            if result:
+                contact.fields["followers"] = result
+            else:
+                contact.fields.pop("followers", None)
+            self._touch(contact)
+            self._stage(contact)
+        return result, changed
+
+    def set_business(self, contact_id: str, business_id: str | None) -> None:
+        contact = self.contact(contact_id)
+        if contact.fields.get("businessId") == business_id:
+            return
+        if business_id is None:
+            contact.fields.pop("businessId", None)
+        else:
+            contact.fields["businessId"] = business_id
+        self._touch(contact)
+        self._stage(contact)
+        self.listener("ContactUpdate", contact_event("ContactUpdate", contact))
 
     # ----- notes ---------------------------------------------------------------------------
     def _note_touched(self, contact_id: str) -> None:

@@ -79,7 +79,7 @@ def created_contact_view(contact: Contact) -> dict[str, Any]:
 def list_item_view(contact: Contact) -> dict[str, Any]:
     """``ContactsSearchSchema`` (deprecated ``GET /contacts/``), with the usual extras."""
     view = contact_view(contact)
-    view["followers"] = []
+    view["followers"] = list(contact.fields.get("followers", []))
     if "name" in view:
         view["contactName"] = view["name"].lower()
     return view
@@ -125,7 +125,7 @@ def search_hit_view(contact: Contact, search_after: list[str]) -> dict[str, Any]
     ]
     view["additionalEmails"] = []
     view["additionalPhones"] = []
-    view["followers"] = []
+    view["followers"] = list(contact.fields.get("followers", []))
     view["dateAdded"] = iso_from_ms(contact.added_ms)
     view["dateUpdated"] = iso_from_ms(contact.updated_ms)
     view["searchAfter"] = search_after

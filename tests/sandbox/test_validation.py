@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.sandbox.conftest import Api
+
+SPEC_DIR = Path(__file__).resolve().parents[3] / "shared" / "ghl-openapi" / "highlevel-api-docs"
 
 
 async def test_malformed_json_is_a_400(api: Api) -> None:
@@ -122,6 +125,27 @@ async def test_unknown_note_and_task_ids(api: Api) -> None:
     assert r.json()["message"] == "Contact with id nope not found"
 
 
+async def test_every_documented_operation_is_served(api: Api) -> None:
+    spec_path = SPEC_DIR / "apps" / "contacts.json"
+    spec = json.loads(spec_path.read_text())
+    contact = await api.create(email="routes@example.com")
+    for path, operations in spec["paths"].items():
+        url = (
+            path.replace("{contactId}", contact["id"])
+            .replace("{id}", "x")
+            .replace("{taskId}", "x")
+            .replace("{campaignId}", "x")
+            .replace("{workflowId}", "x")
+            .replace("{businessId}", "x")
+            .replace("{type}", "add")
+        )
+        for method in operations:
+            r = await api.request(method.upper(), url, json={})
+            assert r.status_code != 404, (method, path)
+            assert str(r.status_code) in operations[method]["responses"] or r.status_code == 422, (
+                method, path, r.status_code, r.text)
+
+
 async def test_unknown_route_is_nest_style_404(api: Api) -> None:
     r = await api.request("PATCH", "/contacts/abc")
     assert r.status_code == 404
@@ -174,6 +198,10 @@ ENDPOINTS = [
     ("PUT", "/contacts/{cid}/notes/{nid}"),
     ("POST", "/contacts/{cid}/tasks"),
     ("PUT", "/contacts/{cid}/tasks/{tid}/completed"),
+    ("POST", "/contacts/{cid}/followers"),
+    ("POST", "/contacts/{cid}/workflow/w1"),
+    ("POST", "/contacts/bulk/tags/update/add"),
+    ("POST", "/contacts/bulk/business"),
 ]
 
 
