@@ -99,6 +99,9 @@ def _run(config: SandboxConfig, host: str, port: int) -> None:
     except KeyboardInterrupt:
         # A second Ctrl-C during shutdown: still no traceback.
         typer.echo("sandbox stopped")
+    except OSError as exc:
+        typer.echo(f"cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 def sandbox_command(

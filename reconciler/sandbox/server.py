@@ -1,14 +1,16 @@
 """Run an ASGI app with uvicorn inside the current event loop, on a free port.
 
 ``async with running_server(app) as base_url: ...`` serves until the block ends, then shuts
-uvicorn down (lifespan shutdown included) and waits for it.
+uvicorn down (lifespan shutdown included) and waits for it. The socket is bound here, before
+uvicorn starts, so a busy port is a plain ``OSError`` rather than uvicorn's ``SystemExit``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import uvicorn
@@ -17,24 +19,39 @@ import uvicorn
 class _QuietServer(uvicorn.Server):
     # The caller owns the process's signals (tests, the CLI); uvicorn must not take them.
     @contextlib.contextmanager
-    def capture_signals(self) -> Any:
+    def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 @contextlib.asynccontextmanager
 async def running_server(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    sock = _bind(host, port)
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
     server = _QuietServer(config)
-    task = asyncio.create_task(server.serve(), name="sandbox-uvicorn")
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="sandbox-uvicorn")
     try:
         while not server.started:
             if task.done():
-                task.result()  # raises what stopped it (e.g. the port is taken)
+                task.result()  # raises what stopped it
                 raise RuntimeError("uvicorn stopped before it started")
             await asyncio.sleep(0.01)
-        bound = server.servers[0].sockets[0].getsockname()
-        yield f"http://{host}:{bound[1]}"
+        shown = f"[{host}]" if ":" in host else host
+        yield f"http://{shown}:{bound_port}"
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        sock.close()

@@ -119,3 +119,44 @@ def test_demo_command_is_registered() -> None:
     result = CliRunner().invoke(app, ["demo", "--help"])
     assert result.exit_code == 0
     assert "2 locations x 200 contacts" in result.output
+
+
+async def test_a_busy_port_is_a_clear_error(clock: Clock) -> None:
+    app = create_app(make_config(clock))
+    async with running_server(app) as url:
+        port = int(url.rsplit(":", 1)[1])
+        other = create_app(make_config(clock))
+        try:
+            async with running_server(other, port=port):
+                raise AssertionError("two servers on one port")
+        except OSError:
+            pass
+
+
+def test_the_command_reports_a_busy_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "reconciler.cli",
+                "sandbox",
+                "--port",
+                str(port),
+                "--contacts",
+                "0",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -128,8 +128,11 @@ async def test_deleting_a_contact_removes_its_notes_and_tasks(api: Api, sandbox:
 async def test_bulk_tags(api: Api) -> None:
     a = await api.create(email="bulk-a@example.com", tags=["old"])
     b = await api.create(email="bulk-b@example.com")
-    r = await api.request("POST", "/contacts/bulk/tags/update/add", json={
-        "locationId": api.location, "contacts": [a["id"], b["id"], "missing"], "tags": ["X"]})
+    r = await api.request(
+        "POST",
+        "/contacts/bulk/tags/update/add",
+        json={"locationId": api.location, "contacts": [a["id"], b["id"], "missing"], "tags": ["X"]},
+    )
     assert r.status_code == 201
     body = r.json()
     assert body["succeded"] is False
@@ -137,13 +140,19 @@ async def test_bulk_tags(api: Api) -> None:
     assert all(isinstance(line, str) for line in body["responses"])
     r = await api.request("GET", f"/contacts/{a['id']}")
     assert r.json()["contact"]["tags"] == ["old", "x"]
-    r = await api.request("POST", "/contacts/bulk/tags/update/remove", json={
-        "locationId": api.location, "contacts": [a["id"]], "tags": [], "removeAllTags": True})
+    r = await api.request(
+        "POST",
+        "/contacts/bulk/tags/update/remove",
+        json={"locationId": api.location, "contacts": [a["id"]], "tags": [], "removeAllTags": True},
+    )
     assert r.json()["succeded"] is True
     r = await api.request("GET", f"/contacts/{a['id']}")
     assert r.json()["contact"]["tags"] == []
-    r = await api.request("POST", "/contacts/bulk/tags/update/toggle", json={
-        "locationId": api.location, "contacts": [], "tags": []})
+    r = await api.request(
+        "POST",
+        "/contacts/bulk/tags/update/toggle",
+        json={"locationId": api.location, "contacts": [], "tags": []},
+    )
     assert r.status_code == 400
 
 
@@ -162,19 +171,26 @@ async def test_followers_campaigns_workflows_businesses(api: Api) -> None:
     assert (r.status_code, r.json()) == (201, {"succeded": True})
     r = await api.request("DELETE", f"/contacts/{cid}/campaigns/removeAll")
     assert r.json() == {"succeded": True}
-    r = await api.request("POST", f"/contacts/{cid}/workflow/wf1",
-                          json={"eventStartTime": "2026-01-06T10:00:00Z"})
+    r = await api.request(
+        "POST", f"/contacts/{cid}/workflow/wf1", json={"eventStartTime": "2026-01-06T10:00:00Z"}
+    )
     assert (r.status_code, r.json()) == (200, {"succeded": True})
     r = await api.request("DELETE", f"/contacts/{cid}/workflow/wf1", json={})
     assert r.json() == {"succeded": True}
 
-    r = await api.request("POST", "/contacts/bulk/business", json={
-        "locationId": api.location, "ids": [cid, "missing"], "businessId": "biz1"})
+    r = await api.request(
+        "POST",
+        "/contacts/bulk/business",
+        json={"locationId": api.location, "ids": [cid, "missing"], "businessId": "biz1"},
+    )
     assert r.json() == {"success": True, "ids": [cid]}
     r = await api.request("GET", "/contacts/business/biz1", params={"locationId": api.location})
     assert [c["id"] for c in r.json()["contacts"]] == [cid]
     assert r.json()["count"] == 1
-    r = await api.request("POST", "/contacts/bulk/business", json={
-        "locationId": api.location, "ids": [cid], "businessId": None})
+    r = await api.request(
+        "POST",
+        "/contacts/bulk/business",
+        json={"locationId": api.location, "ids": [cid], "businessId": None},
+    )
     r = await api.request("GET", "/contacts/business/biz1", params={"locationId": api.location})
     assert r.json()["count"] == 0

@@ -143,7 +143,11 @@ async def test_every_documented_operation_is_served(api: Api) -> None:
             r = await api.request(method.upper(), url, json={})
             assert r.status_code != 404, (method, path)
             assert str(r.status_code) in operations[method]["responses"] or r.status_code == 422, (
-                method, path, r.status_code, r.text)
+                method,
+                path,
+                r.status_code,
+                r.text,
+            )
 
 
 async def test_unknown_route_is_nest_style_404(api: Api) -> None:
