@@ -14,6 +14,7 @@ exactly the base apply holds once the ADOPT_BASE is applied.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from reconciler.sides.base import CORE_FIELDS, CoreField
@@ -31,6 +32,7 @@ from reconciler.sync.merge_notes import plan_notes
 from reconciler.sync.merge_tags import initial_tag_base, plan_tags
 from reconciler.sync.model import (
     Absence,
+    ContactState,
     LinkBase,
     LinkPlan,
     LinkView,
@@ -38,6 +40,7 @@ from reconciler.sync.model import (
     PairPolicy,
     Rule,
 )
+from reconciler.sync.normalise import normalised_fields
 from reconciler.sync.policy import Pins, policy_label
 
 
@@ -45,6 +48,7 @@ def plan_link(
     view: LinkView, policy: PairPolicy, overrides: Sequence[Override], now: datetime
 ) -> LinkPlan:
     """Actions and conflicts that bring one link's sides (and its base) into agreement."""
+    view = normalised_view(view, policy)
     pins = Pins(overrides, view.link_id, now, policy)
     out = LinkPlanBuilder(view.link_id)
     if view.excluded or pins.exclusion is not None:
@@ -76,6 +80,19 @@ def plan_link(
     plan_tags(ctx)
     plan_notes(ctx)
     return out.build()
+
+
+def normalised_state(state: ContactState, policy: PairPolicy) -> ContactState:
+    """The state with its core fields in normal form (a no-op for a snapshot that already
+    normalised them): the diff must never see a reformatted phone as an edit."""
+    values = normalised_fields(state.fields, default_region=policy.default_phone_region)
+    return state if values == dict(state.fields) else replace(state, fields=values)
+
+
+def normalised_view(view: LinkView, policy: PairPolicy) -> LinkView:
+    a = view.a if isinstance(view.a, Absence) else normalised_state(view.a, policy)
+    b = view.b if isinstance(view.b, Absence) else normalised_state(view.b, policy)
+    return replace(view, a=a, b=b) if (a, b) != (view.a, view.b) else view
 
 
 def _initial_base(ctx: LinkContext) -> None:

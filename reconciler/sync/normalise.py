@@ -10,7 +10,9 @@ import hashlib
 import re
 import unicodedata
 
-from reconciler.sides.base import CoreField
+from collections.abc import Mapping
+
+from reconciler.sides.base import CORE_FIELDS, CoreField
 
 _SPACES = re.compile(r"[ \t]+")
 
@@ -64,6 +66,16 @@ def field_value(name: CoreField, value: str | None, *, default_region: str = "1"
     if name == "phone":
         return phone_key(value, default_region=default_region)
     return name_value(value)
+
+
+def normalised_fields(
+    fields: Mapping[CoreField, str | None], *, default_region: str = "1"
+) -> dict[CoreField, str | None]:
+    """Every core field in its normal form (missing fields are None)."""
+    return {
+        name: field_value(name, fields.get(name), default_region=default_region)
+        for name in CORE_FIELDS
+    }
 
 
 def note_body(body: str) -> str:

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from reconciler.sides.base import SideName
 from reconciler.sync.context import keyed_tags
-from reconciler.sync.diff import plan_link
+from reconciler.sync.diff import normalised_state, plan_link
 from reconciler.sync.groups import Why
 from reconciler.sync.guard import DeleteGuardVerdict, delete_guard
 from reconciler.sync.match import AmbiguousMatch, identities, match_contacts
@@ -59,7 +59,11 @@ def build_plan(
 
     ``open_match_conflicts``: the pair's open CONTACT_MATCH conflicts (they belong to no link).
     """
-    pool = [u for u in unlinked if not u.retired and not _archived(u.state, policy)]
+    pool = [
+        replace(u, state=normalised_state(u.state, policy))
+        for u in unlinked
+        if not u.retired and not _archived(u.state, policy)
+    ]
     links: list[LinkPlan] = []
     new_links: list[LinkPlan] = []
     refs = {ref.scope: ref for ref in open_match_conflicts}

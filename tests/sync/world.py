@@ -25,6 +25,7 @@ from reconciler.sync.model import (
     UnlinkedContact,
 )
 from reconciler.sync.plan import build_plan
+from reconciler.sync.normalise import normalised_fields
 from reconciler.sync.simulate import state_after
 from tests.sync.builders import NOW
 
@@ -169,7 +170,8 @@ class World:
             a, b = self.a.get(link.a_id), self.b.get(link.b_id)
             if a is None or b is None or link.base is None:
                 return False
-            if dict(a.fields) != dict(b.fields) or dict(a.fields) != dict(link.base.fields):
+            values = [normalised_fields(x) for x in (a.fields, b.fields, link.base.fields)]
+            if not values[0] == values[1] == values[2]:
                 return False
             keys = [
                 set(keyed_tags(t, case_insensitive=ci)) for t in (a.tags, b.tags, link.base.tags)
