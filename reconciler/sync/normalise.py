@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-
 from collections.abc import Mapping
 
 from reconciler.sides.base import CORE_FIELDS, CoreField

@@ -16,7 +16,6 @@ from reconciler.sync.model import (
     UnlinkedContact,
 )
 from reconciler.sync.plan import build_plan
-
 from tests.sync.builders import NOW, base, contact, note_link, summary, view
 
 POLICY = PairPolicy()
@@ -51,7 +50,8 @@ def test_contacts_matched_by_email_are_linked_and_merged_in_the_same_plan() -> N
     assert link.reason.rule is Rule.CONTACT_MATCH
     # Every follow-up targets the new link through its ref (no link id exists yet).
     assert all(a.link_id is None and a.payload["link_ref"] == "link:a1:b1" for a in actions)
-    assert actions[2].side == "b" and actions[2].payload["changes"] == {"first_name": "Ann"}
+    assert actions[2].side == "b"
+    assert actions[2].payload["changes"] == {"first_name": "Ann"}
     assert actions[2].contact_id == "b1"
 
 
@@ -67,10 +67,12 @@ def test_contacts_matched_by_phone_when_formats_differ() -> None:
         NOW,
     )
     link = plan.actions[0]
-    assert link.kind is ActionKind.LINK_CONTACTS and link.payload["via"] == "phone"
+    assert link.kind is ActionKind.LINK_CONTACTS
+    assert link.payload["via"] == "phone"
     # The emails differ and neither is empty: the field-conflict policy (manual) decides.
     assert [c.scope for c in plan.conflicts] == ["email"]
-    assert plan.conflicts[0].link_ref == "link:a1:b1" and plan.conflicts[0].link_id is None
+    assert plan.conflicts[0].link_ref == "link:a1:b1"
+    assert plan.conflicts[0].link_id is None
 
 
 def test_ambiguous_email_match_opens_conflict_and_links_nothing() -> None:
@@ -108,7 +110,8 @@ def test_ambiguous_email_group_is_not_retried_by_phone() -> None:
         (),
         NOW,
     )
-    assert plan.actions == () and [c.scope for c in plan.conflicts] == ["team@x.io"]
+    assert plan.actions == ()
+    assert [c.scope for c in plan.conflicts] == ["team@x.io"]
 
 
 def _create_plan(direction: CreateDirection):
@@ -137,14 +140,16 @@ def test_create_direction_both_creates_each_unmatched_contact_on_the_other_side(
         "email": "only-a@x.io",
         "phone": None,
     }
-    assert creates[0].payload["tags"] == ["vip"] and creates[0].payload["tag_keys"] == ["vip"]
+    assert creates[0].payload["tags"] == ["vip"]
+    assert creates[0].payload["tag_keys"] == ["vip"]
 
 
 def test_created_contact_brings_its_notes_in_the_same_plan() -> None:
     plan = _create_plan(CreateDirection.A_TO_B)
     assert summary(plan.links[0]) == [("create_contact", "b"), ("create_note", "b")]
     create, note = plan.actions
-    assert note.contact_id is None and note.link_id is None  # the contact being created
+    assert note.contact_id is None
+    assert note.link_id is None
     assert note.payload["link_ref"] == create.payload["link_ref"] == "create:a:a1"
     assert note.payload["source_note_id"] == "n1"
 
@@ -226,7 +231,8 @@ def test_contact_deleted_one_side_ignore_policy_only_unlinks() -> None:
         NOW,
     )
     (unlink,) = plan.actions
-    assert unlink.kind is ActionKind.UNLINK_CONTACTS and not unlink.writes
+    assert unlink.kind is ActionKind.UNLINK_CONTACTS
+    assert not unlink.writes
     assert unlink.payload == {"retire": {"side": "a", "contact_id": "cb"}}
 
 
@@ -241,7 +247,8 @@ def test_deletion_with_edited_survivor_opens_conflict_and_deletes_nothing() -> N
         assert plan.actions == ()
         (conflict,) = plan.conflicts
         assert (conflict.kind, conflict.scope) == (ConflictKind.CONTACT_DELETE, "contact")
-        assert conflict.a_value is None and conflict.b_value["contact_id"] == "cb"  # type: ignore[index]
+        assert conflict.a_value is None
+        assert conflict.b_value["contact_id"] == "cb"
 
 
 def test_deletion_judged_without_notes_when_notes_were_not_read() -> None:
@@ -259,13 +266,17 @@ def test_contact_deleted_on_both_sides_unlinks() -> None:
 def test_unknown_absence_plans_nothing() -> None:
     for a, b in ((Absence.UNKNOWN, _survivor(first_name="Bob")), (_survivor(), Absence.UNKNOWN)):
         plan = plan_link(view(a, b, LINK_BASE), POLICY, (), NOW)
-        assert plan.actions == () and plan.conflicts == () and plan.closed_conflicts == ()
+        assert plan.actions == ()
+        assert plan.conflicts == ()
+        assert plan.closed_conflicts == ()
 
 
 def test_excluded_link_plans_nothing() -> None:
     a = contact("ca", first_name="Changed", tag_names=["x"])
     excluded = plan_link(view(a, _survivor(), LINK_BASE, excluded=True), POLICY, (), NOW)
-    assert excluded.actions == () and excluded.conflicts == ()
+    assert excluded.actions == ()
+    assert excluded.conflicts == ()
     override = Override("o1", OverrideScope.CONTACT, exclude=True, link_id="L1")
     by_override = plan_link(view(a, _survivor(), LINK_BASE), POLICY, [override], NOW)
-    assert by_override.actions == () and by_override.conflicts == ()
+    assert by_override.actions == ()
+    assert by_override.conflicts == ()

@@ -12,7 +12,6 @@ from reconciler.sync.model import (
     PairPolicy,
     Rule,
 )
-
 from tests.sync.builders import NOW, base, contact, only, summary, view
 
 AGREED = {"first_name": "Ann", "last_name": "Lee", "email": "ann@x.io", "phone": "+15550100"}
@@ -39,7 +38,8 @@ def test_field_changed_on_one_side_is_copied() -> None:
     assert to_b.payload["changes"] == {"first_name": "Anne", "email": "anne@x.io"}
     assert to_b.payload["replaced"] == {"first_name": "Ann", "email": "ann@x.io"}
     assert to_a.payload["changes"] == {"phone": "+15550199"}
-    assert to_b.reason.rule is Rule.FIELD_COPY and to_b.source_side == "a"
+    assert to_b.reason.rule is Rule.FIELD_COPY
+    assert to_b.source_side == "a"
 
 
 def test_field_changed_identically_is_adopted_silently() -> None:
@@ -113,7 +113,8 @@ def test_field_clash_is_never_settled_by_timestamps_by_default() -> None:
         a_updated=NOW,
         b_updated=NOW - timedelta(days=1),
     )
-    assert summary(plan) == [] and len(plan.conflicts) == 1
+    assert summary(plan) == []
+    assert len(plan.conflicts) == 1
 
 
 def test_field_initial_equal_values_are_adopted() -> None:

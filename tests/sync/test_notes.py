@@ -12,7 +12,6 @@ from reconciler.sync.model import (
     Rule,
 )
 from reconciler.sync.normalise import note_hash
-
 from tests.sync.builders import NOW, base, contact, note_link, only, summary, view
 from tests.sync.helpers import execute
 
@@ -90,7 +89,9 @@ def test_note_clash_merge_clean() -> None:
     assert {a.payload["body"] for a in plan.actions} == {merged}
     assert plan.actions[0].reason.compared["merged"] == note_hash(merged)
     final_a, final_b, final_base = execute(plan, a, b, link_base)
-    assert final_a.notes is not None and final_b.notes is not None and final_base is not None
+    assert final_a.notes is not None
+    assert final_b.notes is not None
+    assert final_base is not None
     assert final_a.notes["a1"].body == final_b.notes["b1"].body == final_base.notes[0].body
 
 
@@ -119,7 +120,9 @@ def test_note_clash_keep_both() -> None:
     assert to_a.payload == {"body": B_EDIT, "note_link_id": None, "source_note_id": "b1"}
     assert not [x for x in plan.actions if x.kind is ActionKind.UPDATE_NOTE]
     final_a, final_b, final_base = execute(plan, a, b, link_base)
-    assert final_a.notes is not None and final_b.notes is not None and final_base is not None
+    assert final_a.notes is not None
+    assert final_b.notes is not None
+    assert final_base is not None
     assert sorted(n.body for n in final_a.notes.values()) == sorted([A_EDIT, B_EDIT])
     assert sorted(n.body for n in final_b.notes.values()) == sorted([A_EDIT, B_EDIT])
     assert len(final_base.notes) == 2
@@ -145,9 +148,11 @@ def test_note_deleted_vs_edited_edit_wins_recreates() -> None:
     assert create.payload == {"body": A_EDIT, "note_link_id": "n1", "source_note_id": "a1"}
     assert create.reason.policy == "note_delete_vs_edit=edit_wins"
     _, final_b, final_base = execute(plan, a, b, link_base)
-    assert final_base is not None and final_b.notes is not None
+    assert final_base is not None
+    assert final_b.notes is not None
     (link,) = final_base.notes
-    assert link.note_link_id == "n1" and link.a_note_id == "a1"
+    assert link.note_link_id == "n1"
+    assert link.a_note_id == "a1"
     assert final_b.notes[link.b_note_id].body == A_EDIT
 
 
@@ -200,7 +205,8 @@ def test_new_note_created_on_other_side() -> None:
         "note_link_id": None,
         "source_note_id": "b2",
     }
-    assert create.reason.rule is Rule.NOTE_NEW and create.source_side == "b"
+    assert create.reason.rule is Rule.NOTE_NEW
+    assert create.source_side == "b"
 
 
 def test_stale_notes_leave_notes_alone() -> None:

@@ -13,7 +13,6 @@ from reconciler.sync.model import (
     Rule,
     TagsInitialPolicy,
 )
-
 from tests.sync.builders import NOW, base, contact, only, summary, view
 from tests.sync.helpers import execute
 
@@ -77,7 +76,8 @@ def test_tags_initial_union() -> None:
     plan = _plan(["vip", "a-only"], ["VIP", "b-only"], None)
     assert not plan.conflicts
     initial = plan.actions[0]
-    assert initial.kind is ActionKind.ADOPT_BASE and initial.payload["initial"] is True
+    assert initial.kind is ActionKind.ADOPT_BASE
+    assert initial.payload["initial"] is True
     assert initial.payload["tags"] == {"vip": "vip"}
     assert only(plan, ActionKind.ADD_TAGS, "b").payload["tags"] == ["a-only"]
     assert only(plan, ActionKind.ADD_TAGS, "a").payload["tags"] == ["b-only"]
@@ -104,7 +104,8 @@ def test_tags_initial_b_wins() -> None:
 def test_tags_initial_manual_opens_conflict() -> None:
     plan = _plan(["vip", "a-only"], ["vip", "b-only"], None, tags_initial=TagsInitialPolicy.MANUAL)
     (conflict,) = plan.conflicts
-    assert conflict.kind is ConflictKind.TAGS_INITIAL and conflict.scope == "tags"
+    assert conflict.kind is ConflictKind.TAGS_INITIAL
+    assert conflict.scope == "tags"
     assert (conflict.a_value, conflict.b_value) == (["a-only", "vip"], ["b-only", "vip"])
     assert not [a for a in plan.actions if a.writes]  # sides untouched
 

@@ -24,8 +24,8 @@ from reconciler.sync.model import (
     Plan,
     UnlinkedContact,
 )
-from reconciler.sync.plan import build_plan
 from reconciler.sync.normalise import normalised_fields
+from reconciler.sync.plan import build_plan
 from reconciler.sync.simulate import state_after
 from tests.sync.builders import NOW
 
