@@ -21,7 +21,8 @@ async def contract_side(request: pytest.FixtureRequest) -> AsyncIterator[Side]:
     if kind == "memory":
         yield MemorySide("contract", page_size=CONTRACT_PAGE_SIZE)
         return
-    app, sandbox, location = new_sandbox(seed=11)
+    # Limits raised: pacing has its own tests, the contract is about behaviour.
+    app, sandbox, location = new_sandbox(seed=11, rate_limit_max=10_000)
     token = sandbox.private_token(location)
     async with http_to(app, loopback=kind == "highlevel-loopback") as (http, base):
         side = make_side(http, base, location, token, page_limit=CONTRACT_PAGE_SIZE)

@@ -78,7 +78,9 @@ async def test_sides_sharing_a_budget_share_the_window() -> None:
 
 async def test_the_daily_reserve_is_never_spent() -> None:
     daily, reserve = 60, 20
-    app, sandbox, location = new_sandbox(seed=33, contacts_per_location=100, rate_limit_daily=daily)
+    app, sandbox, location = new_sandbox(
+        seed=33, contacts_per_location=100, rate_limit_daily=daily, rate_limit_max=10_000
+    )
     token = sandbox.private_token(location)
     sent: list[str] = []
 

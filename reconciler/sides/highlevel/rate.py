@@ -10,7 +10,9 @@ request when it arrives, somewhere between our send and our response; a request 
 time ``t`` leaves its window at ``t + interval <= response + interval``. So if at most ``Max``
 slots are held at any moment, no window the server can look at (sliding or fixed) holds more
 than ``Max`` of our requests, whatever the latency. The cost is one latency per interval:
-with 10 s windows and 50 ms responses, 99.5 % of the permitted rate.
+with 10 s windows and 50 ms responses, 99.5 % of the permitted rate. Sends are also spread
+evenly (one per ``interval / Max`` on average, short bursts allowed), so that slots do not
+all free up at once and come back as bursts that a few concurrent callers cannot keep up with.
 
 Other clients of the same app and location spend the same budget: when a response's
 ``Remaining`` says fewer are left than our own slots explain, the difference is held as
@@ -102,6 +104,7 @@ class RateBudget:
         self._done: deque[float] = deque()  # completion times of our requests, ascending
         self._foreign: deque[float] = deque()  # expiry times of others' requests
         self._paused_until = 0.0
+        self._tat = 0.0  # smoothing: theoretical time of the next send
         self._changed = asyncio.Event()
         self.daily_limit: int | None = None
         self._daily_left: int | None = None
@@ -168,6 +171,18 @@ class RateBudget:
             else:
                 held = self._in_flight + len(self._done) + len(self._foreign)
                 room = held < self._max
+            if room and self._max is not None:
+                # Smoothing (GCRA): on average one send per interval/Max, bursts of a tenth
+                # of the window at most. Without it, slots freed together are re-spent in a
+                # burst that outruns the callers' concurrency, and the queueing delay of
+                # each burst is lost rate; with it, a handful of requests in flight suffice.
+                spacing = self._interval / self._max
+                tolerance = spacing * (max(1, self._max // 10) - 1)
+                early = self._tat - tolerance - now
+                if early > 0:
+                    await self._clock.sleep(early)
+                    continue
+                self._tat = max(self._tat, now) + spacing
             if room:
                 self._in_flight += 1
                 self.sent += 1
