@@ -27,7 +27,7 @@ def fields(**values: str | None) -> dict[CoreField, str | None]:
     out: dict[CoreField, str | None] = {name: None for name in CORE_FIELDS}
     for name, value in values.items():
         assert name in CORE_FIELDS, name
-        out[name] = value  # type: ignore[index]
+        out[name] = value
     return out
 
 
@@ -45,11 +45,12 @@ def contact(
     tag_names: Iterable[str] = (),
     note_bodies: Mapping[str, str] | None = None,
     updated: datetime | None = None,
+    field_values: Mapping[CoreField, str | None] | None = None,
     **values: str | None,
 ) -> ContactState:
     return ContactState(
         contact_id=contact_id,
-        fields=fields(**values),
+        fields=dict(field_values) if field_values is not None else fields(**values),
         tags=tags(*tag_names),
         notes=None if note_bodies is None else notes(note_bodies),
         date_updated=updated,

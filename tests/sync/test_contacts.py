@@ -7,11 +7,13 @@ from reconciler.sync.model import (
     Absence,
     ActionKind,
     ConflictKind,
+    ContactState,
     CreateDirection,
     DeletePolicy,
     Override,
     OverrideScope,
     PairPolicy,
+    Plan,
     Rule,
     UnlinkedContact,
 )
@@ -114,7 +116,7 @@ def test_ambiguous_email_group_is_not_retried_by_phone() -> None:
     assert [c.scope for c in plan.conflicts] == ["team@x.io"]
 
 
-def _create_plan(direction: CreateDirection):
+def _create_plan(direction: CreateDirection) -> Plan:
     return build_plan(
         [],
         [
@@ -187,7 +189,7 @@ LINK_BASE = base(
 )
 
 
-def _survivor(**changes: object):
+def _survivor(**changes: object) -> ContactState:
     values: dict[str, object] = {
         "first_name": "Ann",
         "tag_names": ["vip"],
@@ -248,6 +250,7 @@ def test_deletion_with_edited_survivor_opens_conflict_and_deletes_nothing() -> N
         (conflict,) = plan.conflicts
         assert (conflict.kind, conflict.scope) == (ConflictKind.CONTACT_DELETE, "contact")
         assert conflict.a_value is None
+        assert isinstance(conflict.b_value, dict)
         assert conflict.b_value["contact_id"] == "cb"
 
 

@@ -59,39 +59,40 @@ POLICIES = st.builds(
     tags_case_insensitive=st.booleans(),
 )
 
-# One edit: (what, argument). Applied in order to one side's contact.
-EDITS = st.one_of(
-    st.tuples(st.just("field"), st.tuples(st.sampled_from(FIELD_NAMES), NAMES)),
-    st.tuples(st.just("email"), EMAILS),
-    st.tuples(st.just("add_tag"), st.sampled_from(TAG_NAMES)),
-    st.tuples(st.just("remove_tag"), st.integers(0, 4)),
-    st.tuples(st.just("edit_note"), st.tuples(st.integers(0, 3), BODIES)),
-    st.tuples(st.just("delete_note"), st.integers(0, 3)),
-    st.tuples(st.just("add_note"), BODIES),
+# One edit of one side's contact: what to do, and every argument any edit might need.
+Edit = tuple[str, CoreField, str | None, str | None, str, str, int]
+EDITS: st.SearchStrategy[Edit] = st.tuples(
+    st.sampled_from(
+        ["field", "email", "add_tag", "remove_tag", "edit_note", "delete_note", "add_note"]
+    ),
+    st.sampled_from(FIELD_NAMES),
+    NAMES,
+    EMAILS,
+    st.sampled_from(TAG_NAMES),
+    BODIES,
+    st.integers(0, 4),
 )
 
 
-def _edit(state: ContactState, edits: list[tuple[str, object]], prefix: str) -> ContactState:
+def _edit(state: ContactState, edits: list[Edit], prefix: str) -> ContactState:
     values = dict(state.fields)
     tag_map = dict(state.tags)
     note_map = {nid: n.body for nid, n in (state.notes or {}).items()}
-    for number, (what, arg) in enumerate(edits):
+    for number, (what, name, value, email, tag, body, index) in enumerate(edits):
         if what == "field":
-            name, value = arg  # type: ignore[misc]
             values[name] = value
         elif what == "email":
-            values["email"] = arg  # type: ignore[assignment]
+            values["email"] = email
         elif what == "add_tag":
-            tag_map.update(tags(str(arg)))
+            tag_map.update(tags(tag))
         elif what == "remove_tag" and tag_map:
-            tag_map.pop(sorted(tag_map)[int(arg) % len(tag_map)])  # type: ignore[call-overload]
+            tag_map.pop(sorted(tag_map)[index % len(tag_map)])
         elif what == "edit_note" and note_map:
-            index, body = arg  # type: ignore[misc]
             note_map[sorted(note_map)[index % len(note_map)]] = body
         elif what == "delete_note" and note_map:
-            note_map.pop(sorted(note_map)[int(arg) % len(note_map)])  # type: ignore[call-overload]
+            note_map.pop(sorted(note_map)[index % len(note_map)])
         elif what == "add_note":
-            note_map[f"{prefix}x{number}"] = str(arg)
+            note_map[f"{prefix}x{number}"] = body
     return replace(state, fields=values, tags=tag_map, notes=notes(note_map))
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from reconciler.sync.diff import plan_link
 from reconciler.sync.model import (
     ActionKind,
     ConflictKind,
     FieldConflictPolicy,
+    LinkPlan,
     PairPolicy,
     Rule,
 )
-from tests.sync.builders import NOW, base, contact, only, summary, view
+from tests.sync.builders import NOW, base, contact, fields, only, summary, view
 
 AGREED = {"first_name": "Ann", "last_name": "Lee", "email": "ann@x.io", "phone": "+15550100"}
 
@@ -22,11 +23,13 @@ def _plan(
     b_values: dict[str, str | None],
     *,
     with_base: bool = True,
+    a_updated: datetime | None = None,
+    b_updated: datetime | None = None,
     **policy: object,
-):
-    a = contact("ca", **{**AGREED, **a_values}, updated=policy.pop("a_updated", None))  # type: ignore[arg-type]
-    b = contact("cb", **{**AGREED, **b_values}, updated=policy.pop("b_updated", None))  # type: ignore[arg-type]
-    link_base = base(**AGREED) if with_base else None
+) -> LinkPlan:
+    a = contact("ca", updated=a_updated, field_values=fields(**{**AGREED, **a_values}))
+    b = contact("cb", updated=b_updated, field_values=fields(**{**AGREED, **b_values}))
+    link_base = base(field_values=fields(**AGREED)) if with_base else None
     return plan_link(view(a, b, link_base), PairPolicy(**policy), (), NOW)  # type: ignore[arg-type]
 
 

@@ -6,6 +6,9 @@ from reconciler.sync.diff import plan_link
 from reconciler.sync.model import (
     ActionKind,
     ConflictKind,
+    ContactState,
+    LinkBase,
+    LinkPlan,
     NoteConflictPolicy,
     NoteDeleteEditPolicy,
     PairPolicy,
@@ -24,7 +27,7 @@ def _plan(
     *,
     links: tuple[tuple[str, str, str, str], ...] = (("n1", "a1", "b1", BASE_BODY),),
     **policy: object,
-):
+) -> tuple[LinkPlan, ContactState, ContactState, LinkBase]:
     a = contact("ca", note_bodies=a_notes)
     b = contact("cb", note_bodies=b_notes)
     link_base = base(note_links=[note_link(*link) for link in links])

@@ -9,6 +9,7 @@ from reconciler.sync.diff import plan_link
 from reconciler.sync.model import (
     ActionKind,
     ConflictKind,
+    LinkPlan,
     PairPolicy,
     Rule,
     TagsInitialPolicy,
@@ -19,7 +20,9 @@ from tests.sync.helpers import execute
 POLICY = PairPolicy()
 
 
-def _plan(a_tags: list[str], b_tags: list[str], base_tags: list[str] | None, **policy: object):
+def _plan(
+    a_tags: list[str], b_tags: list[str], base_tags: list[str] | None, **policy: object
+) -> LinkPlan:
     a = contact("ca", tag_names=a_tags)
     b = contact("cb", tag_names=b_tags)
     link_base = None if base_tags is None else base(tag_names=base_tags)

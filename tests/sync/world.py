@@ -144,16 +144,16 @@ class World:
         if action.side is not None:
             target_id = action.contact_id or (link.a_id if action.side == "a" else link.b_id)
             contacts = self.side(action.side)
-            created = None
+            new_note: str | None = None
             if kind is ActionKind.CREATE_NOTE:
-                created = self.new_id(f"{action.side}n")
-            after = state_after(contacts[target_id], action, created_id=created)
+                new_note = self.new_id(f"{action.side}n")
+            after = state_after(contacts[target_id], action, created_id=new_note)
             if isinstance(after, ContactState):
                 contacts[target_id] = after
             else:
                 del contacts[target_id]
             if not ends_link(action):
-                link.base = base_after(link.base, action, created_id=created)
+                link.base = base_after(link.base, action, created_id=new_note)
         elif not ends_link(action):
             link.base = base_after(link.base, action)
         if ends_link(action):
