@@ -70,10 +70,33 @@ def _path(loc: Sequence[int | str]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+# Pydantic names the member of a union that failed (``str``, ``int``...) in the location;
+# class-validator has no such thing, so those errors collapse into one message per field.
+_UNION_TAGS = {
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "list": "array",
+    "dict": "object",
+    "none": "null",
+}
+
+
+def _split_union(loc: tuple[int | str, ...]) -> tuple[tuple[int | str, ...], str | None]:
+    if loc and isinstance(loc[-1], str) and loc[-1] in _UNION_TAGS:
+        return loc[:-1], _UNION_TAGS[loc[-1]]
+    return loc, None
+
+
+def _subject(loc: tuple[int | str, ...]) -> str:
+    if loc and isinstance(loc[-1], int):
+        return f"each value in {_path(loc[:-1])}"
+    return _path(loc) or "body"
+
+
 def _message(err: Mapping[str, Any]) -> str:
     loc: tuple[int | str, ...] = tuple(err.get("loc", ()))
-    # Tagged unions add the model name to the location; class-validator never shows it.
-    loc = tuple(p for p in loc if not (isinstance(p, str) and p[:1].isupper()))
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     path = _path(loc) or "body"
@@ -82,14 +105,13 @@ def _message(err: Mapping[str, Any]) -> str:
     if kind == "missing":
         return f"{path} should not be empty"
     if loc and isinstance(loc[-1], int):
-        parent = _path(loc[:-1])
         each = {
             "string_type": "must be a string",
             "dict_type": "must be an object",
             "model_type": "must be an object",
         }.get(kind)
         if each:
-            return f"each value in {parent} {each}"
+            return f"{_subject(loc)} {each}"
     simple = {
         "string_type": "must be a string",
         "bool_type": "must be a boolean value",
@@ -97,20 +119,21 @@ def _message(err: Mapping[str, Any]) -> str:
         "int_from_float": "must be an integer number",
         "float_type": "must be a number conforming to the specified constraints",
         "list_type": "must be an array",
-        "dict_type": "must be an object",
-        "model_type": "must be an object",
-        "model_attributes_type": "must be an object",
         "string_too_short": "should not be empty",
         "finite_number": "must be a number conforming to the specified constraints",
     }.get(kind)
     if simple:
-        if kind in {"dict_type", "model_type", "model_attributes_type"} and loc:
-            return f"nested property {path} must be either object or array"
         return f"{path} {simple}"
+    if kind in {"dict_type", "model_type", "model_attributes_type"}:
+        return f"nested property {path} must be either object or array"
     if kind in {"less_than_equal", "less_than"}:
         return f"{path} must not be greater than {ctx.get('le', ctx.get('lt'))}"
     if kind in {"greater_than_equal", "greater_than"}:
         return f"{path} must not be less than {ctx.get('ge', ctx.get('gt'))}"
+    if kind == "too_short":
+        return f"{path} must contain at least {ctx.get('min_length')} elements"
+    if kind == "too_long":
+        return f"{path} must contain no more than {ctx.get('max_length')} elements"
     if kind in {"literal_error", "enum"}:
         expected = str(ctx.get("expected", "")).replace("'", "")
         return f"{path} must be one of the following values: {expected}"
@@ -121,8 +144,17 @@ def _message(err: Mapping[str, Any]) -> str:
 
 def messages_from(exc: ValidationError | RequestValidationError) -> list[str]:
     seen: list[str] = []
+    unions: dict[tuple[int | str, ...], list[str]] = {}
     for err in exc.errors():
+        loc, member = _split_union(tuple(err.get("loc", ())))
+        if member is not None:
+            unions.setdefault(loc, []).append(member)
+            continue
         text = _message(err)
+        if text not in seen:
+            seen.append(text)
+    for loc, members in unions.items():
+        text = f"{_subject(loc)} must be one of: {', '.join(dict.fromkeys(members))}"
         if text not in seen:
             seen.append(text)
     return seen

@@ -14,6 +14,7 @@ every operation, and every operation documents 400): a missing ``Version`` answe
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from reconciler.sandbox.faults import BAD_GATEWAY_HTML, Plan, server_error
 from reconciler.sandbox.state import Sandbox
 from reconciler.sandbox.store import Location
 
+log = logging.getLogger(__name__)
 VERSIONS = frozenset({"2021-07-28", "v3"})
 API_PREFIX = "/contacts"
 
@@ -107,7 +109,12 @@ async def gateway(request: Request, call_next: CallNext) -> Response:
         response = faulted
     else:
         request.state.call = Call(sandbox, grant, location, plan)
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:
+            # A sandbox bug: still HighLevel's 500 shape, and still the rate-limit headers.
+            log.exception("sandbox bug on %s %s", request.method, request.url.path)
+            response = server_error(500).response()
         if plan.error_after_write and 200 <= response.status_code < 300:
             # The write above was applied in full; only the answer is lost.
             response = _bad_gateway()
