@@ -39,7 +39,8 @@ def _bind(host: str, port: int) -> socket.socket:
 async def running_server(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    # Bounded shutdown: a request hanging on an injected timeout must not hold the exit.
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="sandbox-uvicorn")
     try:
