@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from reconciler.api.cli import register as register_api
 from reconciler.sandbox.cli import register as register_sandbox
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 register_sandbox(app)
+register_api(app)
 
 
 def main() -> None:
