@@ -167,7 +167,7 @@ class _FieldPlanner:
                 self.name, raw, default_region=self.ctx.policy.default_phone_region
             )
             if raw is not None and raw.strip() and target is None:
-                self.ctx.out.reject(ref, f"{raw!r} is not a valid {self.name}")
+                self.ctx.out.reject(ref, f"the custom value is not a valid {self.name}")
                 return
         self._reach(
             target,
