@@ -205,7 +205,12 @@ class Saver:
         self.dirty = False
         # Serialise on the loop (a consistent snapshot), write in a thread (no blocking).
         text = json.dumps(dump_state(self.sandbox, include_secrets=True), separators=(",", ":"))
-        await asyncio.to_thread(write_atomically, self.path, text)
+        try:
+            await asyncio.to_thread(write_atomically, self.path, text)
+        except OSError:
+            # Keep the state marked unsaved: the next write or the shutdown tries again.
+            self.dirty = True
+            log.exception("could not save the sandbox state to %s", self.path)
 
     def flush_sync(self) -> None:
         if self.path is not None:

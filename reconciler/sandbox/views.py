@@ -199,7 +199,13 @@ def contact_event(event: str, contact: Contact) -> dict[str, Any]:
     payload["dateAdded"] = iso_from_ms(contact.added_ms)
     payload["tags"] = list(contact.tags)
     payload["attachments"] = []
-    payload["customFields"] = [dict(cf) for cf in f.get("customFields", [])]
+    # The event schema allows string, number, array and object values: not booleans.
+    payload["customFields"] = [
+        {"id": cf["id"], "value": str(cf["value"]).lower()}
+        if isinstance(cf["value"], bool)
+        else dict(cf)
+        for cf in f.get("customFields", [])
+    ]
     return payload
 
 

@@ -173,7 +173,11 @@ class WebhookDispatcher:
             self._ensure_worker()
         await self._queue.join()
 
-    async def aclose(self) -> None:
+    async def aclose(self, grace_seconds: float = 2.0) -> None:
+        """Give queued deliveries a short grace, then stop (at most once: the rest is lost)."""
+        if self._worker is not None and not self._worker.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), grace_seconds)
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

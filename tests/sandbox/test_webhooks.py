@@ -53,7 +53,16 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 
 
 async def _exercise(api: Api) -> None:
-    contact = await api.create(email="hook@example.com", firstName="Hook", tags=["a"])
+    contact = await api.create(
+        email="hook@example.com",
+        firstName="Hook",
+        tags=["a"],
+        customFields=[
+            {"id": "cf-text", "field_value": "x"},
+            {"id": "cf-flag", "field_value": True},
+            {"id": "cf-options", "field_value": ["a", "b"]},
+        ],
+    )
     cid = contact["id"]
     await api.request("PUT", f"/contacts/{cid}", json={"lastName": "Line"})
     await api.request("POST", f"/contacts/{cid}/tags", json={"tags": ["b"]})
