@@ -169,3 +169,45 @@ async def test_faults_over_the_admin_endpoint(api: Api, sandbox: Sandbox) -> Non
     assert r.status_code == 400
     r = await api.client.patch(f"/sandbox/admin/locations/{api.location}/faults", json={})
     assert r.status_code == 401
+
+
+async def test_faulted_writes_are_all_or_nothing(api: Api, sandbox: Sandbox, clock: Clock) -> None:
+    """Under every fault at once, each write is either absent or complete, never partial."""
+    sandbox.set_faults(
+        api.location, server_error=0.25, error_after_write=0.25, rate_limit=0.15, seed=3
+    )
+    outcomes: dict[str, set[int]] = {}
+    for i in range(60):
+        clock.advance(1)
+        email = f"aon{i}@example.com"
+        r = await api.request(
+            "POST",
+            "/contacts/",
+            json={
+                "locationId": api.location,
+                "email": email,
+                "firstName": f"F{i}",
+                "tags": ["t1", "t2"],
+                "customFields": [{"id": "cf", "field_value": str(i)}],
+            },
+        )
+        outcomes.setdefault(email, set()).add(r.status_code)
+    stored = {c["email"]: c for c in sandbox.contacts(api.location)}
+    for email, statuses in outcomes.items():
+        (status,) = statuses
+        if status == 201:
+            assert email in stored
+        elif status in (429, 500, 503):
+            assert email not in stored  # refused before the write
+        else:
+            assert status == 502  # before or after the write: the client cannot tell
+        if email in stored:
+            contact = stored[email]
+            i = email[3:].split("@")[0]
+            assert contact["firstName"] == f"F{i}"
+            assert contact["tags"] == ["t1", "t2"]
+            assert contact["customFields"] == [{"id": "cf", "value": i}]
+    statuses_seen = {s for statuses in outcomes.values() for s in statuses}
+    assert {201, 429, 502} <= statuses_seen
+    assert any(e in stored for e, s in outcomes.items() if s == {502})
+    assert any(e not in stored for e, s in outcomes.items() if s == {502})
