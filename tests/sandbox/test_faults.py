@@ -203,10 +203,10 @@ async def test_faulted_writes_are_all_or_nothing(api: Api, sandbox: Sandbox, clo
             assert status == 502  # before or after the write: the client cannot tell
         if email in stored:
             contact = stored[email]
-            i = email[3:].split("@")[0]
-            assert contact["firstName"] == f"F{i}"
+            n = email[3:].split("@")[0]
+            assert contact["firstName"] == f"F{n}"
             assert contact["tags"] == ["t1", "t2"]
-            assert contact["customFields"] == [{"id": "cf", "value": i}]
+            assert contact["customFields"] == [{"id": "cf", "value": n}]
     statuses_seen = {s for statuses in outcomes.values() for s in statuses}
     assert {201, 429, 502} <= statuses_seen
     assert any(e in stored for e, s in outcomes.items() if s == {502})
