@@ -50,7 +50,16 @@ def plan_absence(
         out.add(
             Action(
                 kind=ActionKind.UNLINK_CONTACTS,
-                reason=Why(Rule.CONTACT_DELETED_BOTH).reason({}, "deleted on both sides"),
+                reason=Why(Rule.CONTACT_DELETED_BOTH).reason(
+                    {
+                        "base": None
+                        if view.base is None
+                        else value_hash(_summary(view.base.fields, view.base.tags)),
+                        "a": None,
+                        "b": None,
+                    },
+                    "deleted on both sides",
+                ),
                 link_id=view.link_id,
             )
         )
