@@ -36,5 +36,7 @@ Decisions where the official material leaves a choice (each documented where it 
   values; webhooks carry them unchanged (their schema allows numbers, arrays, objects).
 - ``dateOfBirth`` is typed ``object`` in the spec but is a date in practice: date strings are
   accepted (stored as ``YYYY-MM-DDT00:00:00.000Z``), anything else is 422.
+- ``Version: v3`` is served by the same v2 handlers (the v3 spec has the same paths and
+  bodies); v3's lower-case ``dndSettings`` channel names are read, answers use v2's names.
 - Campaign and workflow memberships are kept in memory only (not in the state file).
 """

@@ -45,7 +45,26 @@ class DndSetting(_Nested):
     code: str | None = None
 
 
+_V3_DND_KEYS = {
+    "call": "Call",
+    "email": "Email",
+    "sms": "SMS",
+    "whatsApp": "WhatsApp",
+    "gmb": "GMB",
+    "fb": "FB",
+}
+
+
 class DndSettings(_Nested):
+    """The v2 channel names; the v3 spec's lower-case names are read as the same channels."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _v3_names(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {_V3_DND_KEYS.get(k, k): v for k, v in data.items()}
+        return data
+
     Call: DndSetting | None = None
     Email: DndSetting | None = None
     SMS: DndSetting | None = None

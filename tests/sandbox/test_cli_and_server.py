@@ -64,23 +64,18 @@ async def test_serve_prints_locations_tokens_credentials_and_keys(clock: Clock) 
 
 def test_the_command_runs_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
+    args = ["sandbox", "--port", "0", "--locations", "2", "--contacts", "5", "--seed", "7"]
+    _run_until_ctrl_c([*args, "--state-file", str(state)], contacts_line="(5 contacts)")
+    assert state.exists()
+
+
+def test_the_demo_runs_and_stops_on_ctrl_c() -> None:
+    _run_until_ctrl_c(["demo", "--port", "0"], contacts_line="(200 contacts)")
+
+
+def _run_until_ctrl_c(args: list[str], contacts_line: str) -> None:
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "reconciler.cli",
-            "sandbox",
-            "--port",
-            "0",
-            "--locations",
-            "2",
-            "--contacts",
-            "5",
-            "--seed",
-            "7",
-            "--state-file",
-            str(state),
-        ],
+        [sys.executable, "-m", "reconciler.cli", *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -98,6 +93,7 @@ def test_the_command_runs_and_stops_on_ctrl_c(tmp_path: Path) -> None:
                 break
         text = "".join(output)
         assert text.count("private token: pit-") == 2
+        assert text.count(contacts_line) == 2
         assert "client_secret=" in text
         assert "Ed25519" in text
         proc.send_signal(signal.SIGINT)
@@ -108,7 +104,6 @@ def test_the_command_runs_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert "sandbox stopped" in out
-    assert state.exists()
 
 
 def test_demo_command_is_registered() -> None:

@@ -266,3 +266,11 @@ async def test_duplicate_lookup_endpoint(api: Api) -> None:
         params={"locationId": api.location, "email": "nobody@example.com"},
     )
     assert r.json() == {"contact": None}
+
+
+async def test_v3_dnd_channel_names_are_understood(api: Api) -> None:
+    contact = await api.create(
+        email="v3@example.com",
+        dndSettings={"sms": {"status": "active"}, "Call": {"status": "inactive"}},
+    )
+    assert contact["dndSettings"] == {"SMS": {"status": "active"}, "Call": {"status": "inactive"}}
