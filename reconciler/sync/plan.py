@@ -64,38 +64,13 @@ def build_plan(
         for u in unlinked
         if not u.retired and not _archived(u.state, policy)
     ]
-    links: list[LinkPlan] = []
-    new_links: list[LinkPlan] = []
     refs = {ref.scope: ref for ref in open_match_conflicts}
-    held: set[tuple[SideName, str]] = set()
-    for scope in sorted(refs):
-        ref = refs[scope]
-        if ref.resolution is None:
-            continue
-        on_a, on_b = _candidates(pool, scope, policy)
-        outcome = _choose(ref, on_a, on_b)
-        if isinstance(outcome, str):
-            links.append(
-                LinkPlan(None, rejected_resolutions=(RejectedResolution(ref.conflict_id, outcome),))
-            )
-            held.update(("a", c.contact_id) for c in on_a)
-            held.update(("b", c.contact_id) for c in on_b)
-            continue
-        links.append(LinkPlan(None, closed_conflicts=(ref.conflict_id,)))
-        del refs[scope]
-        if outcome is None:
-            continue  # the candidates are gone: nothing left to decide
-        a_state, b_state = outcome
-        why = Why(Rule.RESOLUTION, conflict_id=ref.conflict_id)
-        new_links.append(
-            _new_link(a_state, b_state, "resolution", why, scope, policy, overrides, now)
-        )
-        held.update({("a", a_state.contact_id), ("b", b_state.contact_id)})
+    links, new_links, held = _apply_match_resolutions(pool, refs, policy, overrides, now)
     pool = [u for u in pool if (u.side, u.state.contact_id) not in held]
 
     matching = match_contacts(pool, policy)
     for group in matching.ambiguous:
-        spec = _ambiguity(group, policy)
+        spec = _ambiguity(group)
         existing = refs.pop(group.identity, None)
         if existing is None or existing.fingerprint != spec.fingerprint():
             links.append(LinkPlan(None, conflicts=(spec,)))
@@ -115,6 +90,47 @@ def build_plan(
         plan_link(view, policy, overrides, now) for view in sorted(views, key=lambda v: v.link_id)
     ]
     return Plan(links=(*links, *new_links, *creations, *existing_links))
+
+
+def _apply_match_resolutions(
+    pool: Sequence[UnlinkedContact],
+    refs: dict[str, OpenConflictRef],
+    policy: PairPolicy,
+    overrides: Sequence[Override],
+    now: datetime,
+) -> tuple[list[LinkPlan], list[LinkPlan], set[tuple[SideName, str]]]:
+    """Carry out resolved CONTACT_MATCH conflicts (removing them from ``refs``).
+
+    Returns the closings/refusals, the new links, and the contacts they hold: the linked ones,
+    and the candidates of a refused resolution (their conflict stays open, so they are neither
+    matched nor created in this plan).
+    """
+    links: list[LinkPlan] = []
+    new_links: list[LinkPlan] = []
+    held: set[tuple[SideName, str]] = set()
+    for scope in sorted(refs):
+        ref = refs[scope]
+        if ref.resolution is None:
+            continue
+        on_a, on_b = _candidates(pool, scope, policy)
+        outcome = _choose(ref, on_a, on_b)
+        if isinstance(outcome, str):
+            refused = RejectedResolution(ref.conflict_id, outcome)
+            links.append(LinkPlan(None, rejected_resolutions=(refused,)))
+            held.update(("a", c.contact_id) for c in on_a)
+            held.update(("b", c.contact_id) for c in on_b)
+            continue
+        links.append(LinkPlan(None, closed_conflicts=(ref.conflict_id,)))
+        del refs[scope]
+        if outcome is None:
+            continue  # the candidates are gone: nothing left to decide
+        a_state, b_state = outcome
+        why = Why(Rule.RESOLUTION, conflict_id=ref.conflict_id)
+        new_links.append(
+            _new_link(a_state, b_state, "resolution", why, scope, policy, overrides, now)
+        )
+        held.update({("a", a_state.contact_id), ("b", b_state.contact_id)})
+    return links, new_links, held
 
 
 def _new_link(
@@ -229,14 +245,14 @@ def _choose(
     return (mine[value], other) if choice is ResolutionChoice.A else (other, mine[value])
 
 
-def _ambiguity(group: AmbiguousMatch, policy: PairPolicy) -> ConflictSpec:
+def _ambiguity(group: AmbiguousMatch) -> ConflictSpec:
     return ConflictSpec(
         kind=ConflictKind.CONTACT_MATCH,
         scope=group.identity,
         link_id=None,
         base_value=None,
-        a_value=[_candidate(c, policy) for c in group.a],
-        b_value=[_candidate(c, policy) for c in group.b],
+        a_value=[_candidate(c) for c in group.a],
+        b_value=[_candidate(c) for c in group.b],
         reason=Why(Rule.CONTACT_AMBIGUOUS).reason(
             {
                 "identity": value_hash(group.identity),
@@ -248,7 +264,7 @@ def _ambiguity(group: AmbiguousMatch, policy: PairPolicy) -> ConflictSpec:
     )
 
 
-def _candidate(state: ContactState, policy: PairPolicy) -> dict[str, object]:
+def _candidate(state: ContactState) -> dict[str, object]:
     return {
         "contact_id": state.contact_id,
         "fields": dict(state.fields),
