@@ -89,7 +89,9 @@ class Mutation:
                 )
             except ServiceError as error:
                 # The resolution is stored either way: the next scheduled run applies it.
-                payload.user_errors = [user_error(error, prefix=("input", "applyNow"))]
+                payload.user_errors = [
+                    UserError(field=["input", "applyNow"], code=error.code, message=error.message)
+                ]
                 return payload
             payload.run = Run.of(outcome.run) if outcome.run is not None else None
             ctx.fresh_loaders()

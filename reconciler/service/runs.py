@@ -4,6 +4,9 @@ The sides are reached only through the injected ``SideOpener`` (``pair id -> asy
 manager of SidePair``), which the engine provides; the run itself is the engine's
 ``reconcile``/``apply_plan`` (``reconciler.sync.run``). Each request is audited with who made
 it, and a ``RunFinished`` event is published when the run is over.
+
+The engine is imported where a run starts, not with this module: the API's reads and the
+other mutations must work in a process (or a checkout) that has no engine.
 """
 
 from __future__ import annotations
@@ -49,9 +52,9 @@ async def start_run(
     bus: events.EventBus | None = None,
 ) -> RunOutcome:
     """Run the pair now; a dry run plans only and stores the plan for ``apply_stored_plan``."""
-    from reconciler.sync.run import reconcile  # the engine is optional for reads: see below
-
     opener = _opener(side_opener)
+    from reconciler.sync.run import reconcile
+
     async with store.transaction() as s:
         if await repo_pairs.get_pair(s, pair_id) is None:
             raise UnknownObjectError("no such pair", field="pairId")
@@ -78,9 +81,9 @@ async def apply_stored_plan(
     bus: events.EventBus | None = None,
 ) -> RunOutcome:
     """Apply a dry run's plan, unless a side changed since it was made (``STALE``)."""
+    opener = _opener(side_opener)
     from reconciler.sync.run import apply_plan
 
-    opener = _opener(side_opener)
     async with store.transaction() as s:
         plan = await repo_runs.get_plan(s, plan_id)
         if plan is None:

@@ -203,7 +203,7 @@ async def open_conflict_counts(s: AsyncSession, pair_ids: Collection[str]) -> di
         )
         .group_by(_CONFLICT.c.pair_id)
     )
-    return {pair_id: int(count) for pair_id, count in result.tuples()}
+    return {pair_id: int(count) for pair_id, count in result}
 
 
 async def open_conflicts_of_links(
@@ -343,7 +343,7 @@ def _link_clauses(where: LinkFilter) -> list[ColumnElement[bool]]:
             or_(
                 _snapshot_has_tag("a", _LINK.c.a_id, key),
                 _snapshot_has_tag("b", _LINK.c.b_id, key),
-                exists().where(_BASE.c.link_id == _LINK.c.id, _BASE.c.tags[key].is_not(None)),
+                exists().where(_BASE.c.link_id == _LINK.c.id, _has_key(_BASE.c.tags, key)),
             )
         )
     return out
@@ -377,7 +377,12 @@ def _snapshot_matches(side: SideName, contact_id: Any, pattern: str) -> ColumnEl
 
 
 def _snapshot_has_tag(side: SideName, contact_id: Any, key: str) -> ColumnElement[bool]:
-    return exists().where(*_snapshot_row(side, contact_id), _CONTACT.c.tags[key].is_not(None))
+    return exists().where(*_snapshot_row(side, contact_id), _has_key(_CONTACT.c.tags, key))
+
+
+def _has_key(document: Any, key: str) -> ColumnElement[bool]:
+    # as_string(): SQLite's plain JSON_EXTRACT would be JSON_QUOTE'd, turning NULL into 'null'.
+    return document[key].as_string().is_not(None)
 
 
 async def page_links(
@@ -500,7 +505,7 @@ async def plan_action_counts(
         .group_by(_ACTION.c.plan_id, _ACTION.c.kind)
     )
     out: dict[str, dict[str, int]] = {}
-    for plan_id, kind, count in result.tuples():
+    for plan_id, kind, count in result:
         out.setdefault(plan_id, {})[kind] = int(count)
     return out
 
