@@ -148,7 +148,7 @@ async def add_webhook(request: Request) -> JSONResponse:
 
 class AdvanceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    seconds: float = Field(ge=0)
+    seconds: float = Field(ge=0, le=10 * 365 * 86400)
 
 
 @router.post("/clock/advance")

@@ -52,7 +52,7 @@ class Clock:
 def iso_from_ms(ms: int) -> str:
     """HighLevel's timestamp format: ISO 8601 UTC with milliseconds and a ``Z``."""
     moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def parse_iso(text: str) -> float:

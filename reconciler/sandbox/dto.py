@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from reconciler.sandbox.clock import parse_iso
+from reconciler.sandbox.records import normalise_date_of_birth
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -134,8 +134,8 @@ class _ContactFields(_Dto):
             return value
         if isinstance(value, str):
             try:
-                parse_iso(value)
-            except ValueError:
+                normalise_date_of_birth(value)
+            except (ValueError, OverflowError, OSError):
                 pass
             else:
                 return value
@@ -215,8 +215,8 @@ def _check_due_date(value: str | None) -> str | None:
     if value is None:
         return value
     try:
-        parse_iso(value)
-    except ValueError as exc:
+        normalise_date_of_birth(value)  # the same check: a parseable, representable instant
+    except (ValueError, OverflowError, OSError) as exc:
         raise ValueError("dueDate must be a valid ISO 8601 date string") from exc
     return value
 

@@ -160,13 +160,18 @@ def messages_from(exc: ValidationError | RequestValidationError) -> list[str]:
     return seen
 
 
+def _refuse_constant(name: str) -> Any:
+    # JSON has no NaN or Infinity (JavaScript's JSON.parse refuses them); Python accepts them.
+    raise ValueError(f"Unexpected token {name[0]} in JSON")
+
+
 def parse_json(raw: bytes) -> Any:
     """Decode a request body; malformed JSON is a 400 as NestJS's body parser answers."""
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(
             400,
             f"Unexpected token in JSON at position {getattr(exc, 'pos', 0)}",

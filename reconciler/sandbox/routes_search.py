@@ -11,6 +11,7 @@ strings; numbers are accepted back) and passing the last one continues after it,
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -58,7 +59,7 @@ def _cursor(values: list[str | int | float]) -> Key:
     raw_ms, raw_id = values
     try:
         ms = int(float(raw_ms))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise unprocessable(["searchAfter must be [sortValue, id] as the last hit gave"]) from None
     return (ms, str(raw_id))
 
@@ -115,11 +116,12 @@ _LIST_PARAMS = frozenset({"locationId", "startAfterId", "startAfter", "query", "
 
 def _number(name: str, raw: str) -> float:
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        raise unprocessable(
-            [f"{name} must be a number conforming to the specified constraints"]
-        ) from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise unprocessable([f"{name} must be a number conforming to the specified constraints"])
+    return value
 
 
 @router.get("/contacts/")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,12 +89,14 @@ def _value_of(contact: Contact, name: str) -> Any:
 def _as_ms(value: Any, where: str) -> int:
     if isinstance(value, bool):
         raise unprocessable([f"{where} must be a date string or epoch milliseconds"])
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
         return int(value)
     if isinstance(value, str):
         try:
             return int(parse_iso(value) * 1000)
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             pass
     raise unprocessable([f"{where} must be a date string or epoch milliseconds"])
 

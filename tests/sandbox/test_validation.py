@@ -253,3 +253,42 @@ async def test_random_bodies_never_get_a_500(
     assert r.status_code < 500, (method, template, body, r.text)
     if r.status_code >= 400:
         assert r.json()["statusCode"] == r.status_code
+
+
+async def test_numbers_and_dates_at_the_edges(api: Api) -> None:
+    r = await api.request(
+        "POST",
+        "/contacts/search",
+        content=b'{"locationId": "x", "pageLimit": Infinity}',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 400
+    r = await api.search(searchAfter=["1e400", "x"])
+    assert r.status_code == 422
+    r = await api.request(
+        "GET", "/contacts/", params={"locationId": api.location, "startAfter": "1e400"}
+    )
+    assert r.status_code == 422
+    r = await api.request(
+        "POST",
+        "/contacts/",
+        json={"locationId": api.location, "dateOfBirth": "9999-12-31T23:59:59-14:00"},
+    )
+    assert r.status_code == 422
+    contact = await api.create(dateOfBirth="0001-01-01")
+    assert contact["dateOfBirth"] == "0001-01-01T00:00:00.000Z"
+    r = await api.search(
+        filters=[
+            {
+                "field": "dateAdded",
+                "operator": "range",
+                "value": {"gte": "9999-12-31T23:59:59-14:00"},
+            }
+        ]
+    )
+    assert (r.status_code, r.json()["total"]) == (200, 0)  # far future, but an instant
+    r = await api.search(
+        filters=[{"field": "dateAdded", "operator": "range", "value": {"gte": 10**30}}]
+    )
+    assert r.status_code == 200
+    assert r.json()["total"] == 0
