@@ -7,6 +7,7 @@ executed by ``tests.sync.world`` with the engine's own ``state_after``/``base_af
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import timedelta
 
@@ -134,7 +135,11 @@ def worlds(draw: st.DrawFn) -> World:
     return world
 
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("SYNC_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @SETTINGS
