@@ -178,8 +178,33 @@ async def test_unknown_route_is_nest_style_404(api: Api) -> None:
     }
 
 
+# Values that have found 500s before: edge dates, overflowing numbers, grammar words.
+EDGY = st.sampled_from(
+    [
+        "",
+        "1e400",
+        "9999-12-31T23:59:59-14:00",
+        "0001-01-01",
+        "2026-01-01",
+        "x@y.z",
+        "+15125550000",
+        "active",
+        "eq",
+        "range",
+        "exists",
+        "OR",
+        "dateAdded",
+        "tags",
+        "desc",
+    ]
+)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+    | EDGY,
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
     ),
