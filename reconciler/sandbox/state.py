@@ -146,6 +146,8 @@ class Sandbox:
         app = self.apps[client_id] if client_id else self.oauth_app
         if url not in app.webhook_urls:
             app.webhook_urls.append(url)
+        # Make the signing keys now (RSA takes a while), not inside the first delivery.
+        self.keys.public_pems()
         self.saver.mark_dirty()
 
     def limits_for(self, location_id: str) -> Limits:
