@@ -71,6 +71,8 @@ class Sandbox:
             self._build_locations()
             # A new state file is written at the first save, even before any write.
             self.saver.dirty = cfg.persist_path is not None
+        if any(app.webhook_urls for app in self.apps.values()):
+            self.keys.public_pems()  # made now, not inside the first delivery
 
     # ----- construction --------------------------------------------------------------------
     def _build_locations(self) -> None:
