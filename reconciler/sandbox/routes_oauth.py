@@ -18,6 +18,15 @@ from reconciler.sandbox.state import Sandbox, UnknownLocationError
 
 router = APIRouter()
 
+CAMEL_FORM_NAMES = {
+    "clientId": "client_id",
+    "clientSecret": "client_secret",
+    "grantType": "grant_type",
+    "refreshToken": "refresh_token",
+    "userType": "user_type",
+    "redirectUri": "redirect_uri",
+}
+
 
 @router.get("/oauth/chooselocation")
 async def choose_location(request: Request) -> RedirectResponse:
@@ -60,6 +69,9 @@ async def token(request: Request) -> JSONResponse:
         form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
     except UnicodeDecodeError:
         raise bad_request("The body must be application/x-www-form-urlencoded") from None
+    # HighLevel's own SDK refreshes with camelCase names (refreshToken, clientId...): the
+    # token endpoint takes both spellings.
+    form = {CAMEL_FORM_NAMES.get(k, k): v for k, v in form.items()}
     answer = sandbox.tokens.exchange(form)
     sandbox.saver.mark_dirty()
     return JSONResponse(answer)

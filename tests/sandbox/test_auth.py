@@ -211,3 +211,21 @@ async def test_scopes_granted_are_the_ones_asked_for(
     r = await client.post("/contacts/", json={"locationId": location}, headers=auth(access))
     assert r.status_code == 401
     assert r.json()["message"] == "The token is not authorized for this scope."
+
+
+async def test_camel_case_form_names_as_the_official_sdk_sends_them(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    code = await _authorize(client, sandbox)
+    r = await _token(client, **_form(sandbox, grant_type="authorization_code", code=code))
+    app = sandbox.oauth_app
+    r = await _token(
+        client,
+        clientId=app.client_id,
+        clientSecret=app.client_secret,
+        grantType="refresh_token",
+        refreshToken=r.json()["refresh_token"],
+        userType="Location",
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["locationId"] == sandbox.locations[1]
