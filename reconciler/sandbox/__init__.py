@@ -38,5 +38,7 @@ Decisions where the official material leaves a choice (each documented where it 
   accepted (stored as ``YYYY-MM-DDT00:00:00.000Z``), anything else is 422.
 - ``Version: v3`` is served by the same v2 handlers (the v3 spec has the same paths and
   bodies); v3's lower-case ``dndSettings`` channel names are read, answers use v2's names.
+- ``POST /oauth/token`` reads the spec's snake_case form names and the camelCase ones the
+  official SDK's refresh helper sends (``refreshToken``, ``clientId``...).
 - Campaign and workflow memberships are kept in memory only (not in the state file).
 """
