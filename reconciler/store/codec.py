@@ -153,18 +153,42 @@ def core_fields(data: Mapping[str, Any]) -> dict[CoreField, str | None]:
     return {name: data.get(name) for name in CORE_FIELDS}
 
 
+class EncodedJSON(str):
+    """A JSON document already encoded: the bulk writer stores it as is (no second encoding)."""
+
+    __slots__ = ()
+
+
+# One encoder, reused: json.dumps with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_json(value: Any) -> EncodedJSON:
+    return EncodedJSON(_ENCODER.encode(value))
+
+
+def encode_fields(fields: Mapping[CoreField, str | None]) -> EncodedJSON:
+    """Core fields as canonical JSON: every core field, in the one fixed order."""
+    return encode_json({name: fields.get(name) for name in CORE_FIELDS})
+
+
+def encode_tags(tags: Mapping[str, str]) -> EncodedJSON:
+    """Tags (key -> name) as canonical JSON: sorted by key."""
+    return encode_json(dict(sorted(tags.items())))
+
+
 def contact_hash(fields: Mapping[CoreField, str | None], tags: Mapping[str, str]) -> str:
     """Content hash of a contact's normalised core fields and tags (key -> name as spelled).
 
     Tag names are part of it: a rename on the side (same key, new spelling) is a change the
     base must learn, even though it is not a change of membership.
     """
-    canonical = json.dumps(
-        {"f": {name: fields.get(name) for name in CORE_FIELDS}, "t": sorted(tags.items())},
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+    return hash_encoded(encode_fields(fields), encode_tags(tags))
+
+
+def hash_encoded(fields_json: str, tags_json: str) -> str:
+    """``contact_hash`` from the canonical encodings (computed once, also stored)."""
+    return hashlib.sha256(f"{fields_json}\n{tags_json}".encode()).hexdigest()[:32]
 
 
 def _plain(value: Any) -> Any:

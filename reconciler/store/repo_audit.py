@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reconciler.store.bulk import insert_rows
 from reconciler.store.schema import table_of
-from reconciler.store.sql import before_key, chunks
+from reconciler.store.sql import before_key
 from reconciler.store.tables import AuditEventRow
 
 _AUDIT = table_of(AuditEventRow)
@@ -42,8 +43,7 @@ async def append(s: AsyncSession, entries: Sequence[AuditEntry]) -> None:
         }
         for entry in entries
     ]
-    for batch in chunks(rows):
-        await s.execute(_AUDIT.insert(), batch)
+    await insert_rows(s, _AUDIT, rows)
 
 
 async def list_events(

@@ -17,9 +17,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.sides.base import SideName
+from reconciler.store.bulk import insert_rows
 from reconciler.store.codec import action_from_json, action_to_json
 from reconciler.store.schema import JournalStatus, table_of
-from reconciler.store.sql import chunks, rowcount, upsert
+from reconciler.store.sql import rowcount, upsert
 from reconciler.store.tables import JournalRow, ParkedItemRow
 from reconciler.sync.model import Action
 
@@ -83,8 +84,7 @@ async def append_intents(
         }
         for offset, action in enumerate(actions)
     ]
-    for batch in chunks(rows):
-        await s.execute(_JOURNAL.insert(), batch)
+    await insert_rows(s, _JOURNAL, rows)
     result = await s.execute(
         select(_JOURNAL)
         .where(_JOURNAL.c.run_id == run_id, _JOURNAL.c.seq >= first)

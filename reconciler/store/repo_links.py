@@ -15,9 +15,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.sides.base import CoreField, SideName
+from reconciler.store.bulk import insert_rows
 from reconciler.store.codec import core_fields
 from reconciler.store.schema import LinkStatus, table_of
-from reconciler.store.sql import CHUNK, chunks, unique, upsert
+from reconciler.store.sql import CHUNK, chunks, in_values, unique, upsert
 from reconciler.store.tables import ContactLinkRow, LinkBaseRow, NoteLinkRow
 from reconciler.store.types import new_id
 from reconciler.sync.model import LinkBase, NoteLinkBase
@@ -90,23 +91,23 @@ async def create_links(
         )
         for link_id, (a_id, b_id) in zip(ids, contacts, strict=True)
     ]
-    for batch in chunks(links):
-        await s.execute(
-            _LINK.insert(),
-            [
-                {
-                    "id": link.id,
-                    "pair_id": pair_id,
-                    "a_id": link.a_id,
-                    "b_id": link.b_id,
-                    "status": LinkStatus.ACTIVE.value,
-                    "excluded": False,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for link in batch
-            ],
-        )
+    await insert_rows(
+        s,
+        _LINK,
+        [
+            {
+                "id": link.id,
+                "pair_id": pair_id,
+                "a_id": link.a_id,
+                "b_id": link.b_id,
+                "status": LinkStatus.ACTIVE.value,
+                "excluded": False,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for link in links
+        ],
+    )
     return links
 
 
@@ -117,7 +118,7 @@ async def get_link(s: AsyncSession, link_id: str) -> Link | None:
 async def load_links(s: AsyncSession, link_ids: Collection[str]) -> dict[str, Link]:
     out: dict[str, Link] = {}
     for batch in chunks(unique(link_ids)):
-        result = await s.execute(select(_LINK).where(_LINK.c.id.in_(batch)))
+        result = await s.execute(select(_LINK).where(in_values(s, _LINK.c.id, batch)))
         out.update((row.id, _link(row)) for row in result)
     return out
 
@@ -133,7 +134,7 @@ async def links_by_contact(
             select(_LINK).where(
                 _LINK.c.pair_id == pair_id,
                 _LINK.c.status == LinkStatus.ACTIVE.value,
-                column.in_(batch),
+                in_values(s, column, batch),
             )
         )
         for row in result:
@@ -168,7 +169,7 @@ async def unlink(s: AsyncSession, link_ids: Collection[str], *, now: datetime) -
     for batch in chunks(unique(link_ids)):
         await s.execute(
             update(_LINK)
-            .where(_LINK.c.id.in_(batch))
+            .where(in_values(s, _LINK.c.id, batch))
             .values(status=LinkStatus.UNLINKED.value, updated_at=now)
         )
 
@@ -189,12 +190,12 @@ async def load_bases(s: AsyncSession, link_ids: Collection[str]) -> dict[str, Li
         notes: dict[str, list[NoteLinkBase]] = {}
         result = await s.execute(
             select(_NOTE_LINK)
-            .where(_NOTE_LINK.c.link_id.in_(batch))
+            .where(in_values(s, _NOTE_LINK.c.link_id, batch))
             .order_by(_NOTE_LINK.c.link_id, _NOTE_LINK.c.id)
         )
         for row in result:
             notes.setdefault(row.link_id, []).append(_note_link(row))
-        bases = await s.execute(select(_BASE).where(_BASE.c.link_id.in_(batch)))
+        bases = await s.execute(select(_BASE).where(in_values(s, _BASE.c.link_id, batch)))
         for row in bases:
             out[row.link_id] = LinkBase(
                 fields=core_fields(row.fields or {}),
@@ -220,7 +221,9 @@ async def save_bases(
         )
         keep = {note.note_link_id for _, base in batch for note in base.notes}
         existing = await s.execute(
-            select(_NOTE_LINK.c.id).where(_NOTE_LINK.c.link_id.in_([lid for lid, _ in batch]))
+            select(_NOTE_LINK.c.id).where(
+                in_values(s, _NOTE_LINK.c.link_id, [lid for lid, _ in batch])
+            )
         )
         stale = [note_id for note_id in existing.scalars() if note_id not in keep]
         await delete_note_links(s, stale)
@@ -262,14 +265,13 @@ async def save_base_fields_tags(
 async def _upsert_base_rows(
     s: AsyncSession, rows: Sequence[dict[str, Any]], *, now: datetime
 ) -> None:
-    if not rows:
-        return
-    stmt = upsert(s, _BASE)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[_BASE.c.link_id],
-        set_={"fields": stmt.excluded.fields, "tags": stmt.excluded.tags, "updated_at": now},
+    await insert_rows(
+        s,
+        _BASE,
+        [{**row, "updated_at": now} for row in rows],
+        conflict=("link_id",),
+        update=("fields", "tags", "updated_at"),
     )
-    await s.execute(stmt, [{**row, "updated_at": now} for row in rows])
 
 
 # ------------------------------------------------------------------------------- note links
@@ -296,37 +298,31 @@ async def upsert_note_links(
 
     A note already linked under another note link id raises ``StoreConflictError``.
     """
-    for batch in chunks(note_links):
-        stmt = upsert(s, _NOTE_LINK)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_NOTE_LINK.c.id],
-            set_={
-                name: stmt.excluded[name]
-                for name in ("a_note_id", "b_note_id", "base_body", "base_hash", "updated_at")
-            },
-        )
-        await s.execute(
-            stmt,
-            [
-                {
-                    "id": note.note_link_id,
-                    "pair_id": pair_id,
-                    "link_id": link_id,
-                    "a_note_id": note.a_note_id,
-                    "b_note_id": note.b_note_id,
-                    "base_body": note.body,
-                    "base_hash": note.hash,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for link_id, note in batch
-            ],
-        )
+    await insert_rows(
+        s,
+        _NOTE_LINK,
+        [
+            {
+                "id": note.note_link_id,
+                "pair_id": pair_id,
+                "link_id": link_id,
+                "a_note_id": note.a_note_id,
+                "b_note_id": note.b_note_id,
+                "base_body": note.body,
+                "base_hash": note.hash,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for link_id, note in note_links
+        ],
+        conflict=("id",),
+        update=("a_note_id", "b_note_id", "base_body", "base_hash", "updated_at"),
+    )
 
 
 async def delete_note_links(s: AsyncSession, note_link_ids: Collection[str]) -> None:
     for batch in chunks(unique(note_link_ids)):
-        await s.execute(delete(_NOTE_LINK).where(_NOTE_LINK.c.id.in_(batch)))
+        await s.execute(delete(_NOTE_LINK).where(in_values(s, _NOTE_LINK.c.id, batch)))
 
 
 async def note_links_by_note(
@@ -337,7 +333,7 @@ async def note_links_by_note(
     out: dict[str, tuple[str, NoteLinkBase]] = {}
     for batch in chunks(unique(note_ids)):
         result = await s.execute(
-            select(_NOTE_LINK).where(_NOTE_LINK.c.pair_id == pair_id, column.in_(batch))
+            select(_NOTE_LINK).where(_NOTE_LINK.c.pair_id == pair_id, in_values(s, column, batch))
         )
         for row in result:
             note = _note_link(row)

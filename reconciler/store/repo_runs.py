@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reconciler.store.bulk import insert_rows
 from reconciler.store.codec import (
     action_to_json,
     reason_from_json,
     side_or_none,
 )
 from reconciler.store.schema import PlanStatus, RunStatus, RunTrigger, table_of
-from reconciler.store.sql import before_key, chunks, rowcount
+from reconciler.store.sql import before_key, rowcount
 from reconciler.store.tables import PlanActionRow, PlanRow, RunRow
 from reconciler.store.types import new_id
 from reconciler.sync.model import Action, ActionKind, Plan
@@ -152,8 +153,7 @@ async def save_plan(
                 "reason": data["reason"],
             }
         )
-    for batch in chunks(rows):
-        await s.execute(_ACTION.insert(), batch)
+    await insert_rows(s, _ACTION, rows)
     return row
 
 

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.sides.base import CoreField, SideName
-from reconciler.store.codec import contact_hash, core_fields
+from reconciler.store.bulk import insert_rows
+from reconciler.store.codec import core_fields, encode_fields, encode_tags, hash_encoded
 from reconciler.store.schema import table_of
-from reconciler.store.sql import CHUNK, chunks, unique, upsert
+from reconciler.store.sql import CHUNK, chunks, in_values, unique, upsert
 from reconciler.store.tables import SnapshotContactRow, SnapshotNoteRow
 from reconciler.sync.model import ContactState, NoteState
 
@@ -98,6 +99,19 @@ def _contact(row: Any) -> SnapshotContact:
     )
 
 
+_CONTACT_KEY = ("pair_id", "side", "contact_id")
+# What a listing sets; dirty hints, note scan progress and parked errors are kept.
+_LISTED_COLUMNS = (
+    "fields",
+    "tags",
+    "date_updated",
+    "hash",
+    "seen_run_id",
+    "seen_at",
+    "missing_since",
+)
+
+
 def _side_of(pair_id: str, side: SideName) -> Any:
     return and_(_CONTACT.c.pair_id == pair_id, _CONTACT.c.side == side)
 
@@ -120,12 +134,13 @@ async def upsert_contacts(
     no longer missing. Dirty hints stay: ``clear_dirty`` removes them once handled.
     """
     changed: list[str] = []
+    rows: list[dict[str, Any]] = []
     for batch in chunks(states):
         ids = [state.contact_id for state in batch]
         stored = await _stored_hashes(s, pair_id, side, ids)
-        rows = []
         for state in batch:
-            digest = contact_hash(state.fields, state.tags)
+            fields_json, tags_json = encode_fields(state.fields), encode_tags(state.tags)
+            digest = hash_encoded(fields_json, tags_json)
             if stored.get(state.contact_id) != digest:
                 changed.append(state.contact_id)
             rows.append(
@@ -133,8 +148,8 @@ async def upsert_contacts(
                     "pair_id": pair_id,
                     "side": side,
                     "contact_id": state.contact_id,
-                    "fields": dict(state.fields),
-                    "tags": dict(state.tags),
+                    "fields": fields_json,
+                    "tags": tags_json,
                     "date_updated": state.date_updated,
                     "hash": digest,
                     "seen_run_id": run_id,
@@ -143,23 +158,7 @@ async def upsert_contacts(
                     "dirty": False,
                 }
             )
-        stmt = upsert(s, _CONTACT)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_CONTACT.c.pair_id, _CONTACT.c.side, _CONTACT.c.contact_id],
-            set_={
-                name: stmt.excluded[name]
-                for name in (
-                    "fields",
-                    "tags",
-                    "date_updated",
-                    "hash",
-                    "seen_run_id",
-                    "seen_at",
-                    "missing_since",
-                )
-            },
-        )
-        await s.execute(stmt, rows)
+    await insert_rows(s, _CONTACT, rows, conflict=_CONTACT_KEY, update=_LISTED_COLUMNS)
     return unique(changed)
 
 
@@ -168,7 +167,7 @@ async def _stored_hashes(
 ) -> dict[str, str | None]:
     result = await s.execute(
         select(_CONTACT.c.contact_id, _CONTACT.c.hash).where(
-            _side_of(pair_id, side), _CONTACT.c.contact_id.in_(contact_ids)
+            _side_of(pair_id, side), in_values(s, _CONTACT.c.contact_id, contact_ids)
         )
     )
     return {row.contact_id: row.hash for row in result}
@@ -182,7 +181,7 @@ async def load_contacts(
     for batch in chunks(unique(contact_ids)):
         result = await s.execute(
             select(*_CONTACT_COLUMNS).where(
-                _side_of(pair_id, side), _CONTACT.c.contact_id.in_(batch)
+                _side_of(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch)
             )
         )
         for row in result:
@@ -247,11 +246,15 @@ async def delete_contacts(
     for batch in chunks(unique(contact_ids)):
         await s.execute(
             delete(_NOTE).where(
-                _NOTE.c.pair_id == pair_id, _NOTE.c.side == side, _NOTE.c.contact_id.in_(batch)
+                _NOTE.c.pair_id == pair_id,
+                _NOTE.c.side == side,
+                in_values(s, _NOTE.c.contact_id, batch),
             )
         )
         await s.execute(
-            delete(_CONTACT).where(_side_of(pair_id, side), _CONTACT.c.contact_id.in_(batch))
+            delete(_CONTACT).where(
+                _side_of(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch)
+            )
         )
 
 
@@ -329,7 +332,7 @@ async def clear_dirty(
             update(_CONTACT)
             .where(
                 _side_of(pair_id, side),
-                _CONTACT.c.contact_id.in_(batch),
+                in_values(s, _CONTACT.c.contact_id, batch),
                 _CONTACT.c.dirty.is_(True),
                 _CONTACT.c.dirty_at < marked_before,
             )
@@ -340,7 +343,7 @@ async def clear_dirty(
         await s.execute(
             delete(_CONTACT).where(
                 _side_of(pair_id, side),
-                _CONTACT.c.contact_id.in_(batch),
+                in_values(s, _CONTACT.c.contact_id, batch),
                 _CONTACT.c.hash.is_(None),
                 _CONTACT.c.dirty.is_(False),
             )
@@ -363,8 +366,15 @@ async def replace_notes(
     for batch in chunks(contact_ids):
         await s.execute(
             delete(_NOTE).where(
-                _NOTE.c.pair_id == pair_id, _NOTE.c.side == side, _NOTE.c.contact_id.in_(batch)
+                _NOTE.c.pair_id == pair_id,
+                _NOTE.c.side == side,
+                in_values(s, _NOTE.c.contact_id, batch),
             )
+        )
+        await s.execute(
+            update(_CONTACT)
+            .where(_side_of(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch))
+            .values(notes_fetched_at=fetched_at)
         )
     rows = [
         {
@@ -379,27 +389,14 @@ async def replace_notes(
         for contact_id, notes in notes_by_contact.items()
         for note in notes
     ]
-    for note_rows in chunks(rows):
-        # A note that moved between contacts is still one row: the upsert moves it.
-        stmt = upsert(s, _NOTE)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_NOTE.c.pair_id, _NOTE.c.side, _NOTE.c.note_id],
-            set_={
-                name: stmt.excluded[name] for name in ("contact_id", "body", "hash", "fetched_at")
-            },
-        )
-        await s.execute(stmt, note_rows)
-    stamp = (
-        update(_CONTACT)
-        .where(
-            _CONTACT.c.pair_id == pair_id,
-            _CONTACT.c.side == side,
-            _CONTACT.c.contact_id == bindparam("cid"),
-        )
-        .values(notes_fetched_at=fetched_at)
+    # A note that moved between contacts is still one row: the upsert moves it.
+    await insert_rows(
+        s,
+        _NOTE,
+        rows,
+        conflict=("pair_id", "side", "note_id"),
+        update=("contact_id", "body", "hash", "fetched_at"),
     )
-    for batch in chunks(contact_ids):
-        await s.execute(stamp, [{"cid": contact_id} for contact_id in batch])
 
 
 async def load_notes(
@@ -415,7 +412,7 @@ async def load_notes(
         fetched = await s.execute(
             select(_CONTACT.c.contact_id).where(
                 _side_of(pair_id, side),
-                _CONTACT.c.contact_id.in_(batch),
+                in_values(s, _CONTACT.c.contact_id, batch),
                 _CONTACT.c.notes_fetched_at.is_not(None),
             )
         )
@@ -423,7 +420,9 @@ async def load_notes(
             out[contact_id] = {}
         result = await s.execute(
             select(_NOTE.c.contact_id, _NOTE.c.note_id, _NOTE.c.body, _NOTE.c.hash).where(
-                _NOTE.c.pair_id == pair_id, _NOTE.c.side == side, _NOTE.c.contact_id.in_(batch)
+                _NOTE.c.pair_id == pair_id,
+                _NOTE.c.side == side,
+                in_values(s, _NOTE.c.contact_id, batch),
             )
         )
         for row in result:
@@ -463,7 +462,7 @@ async def note_owner(
             select(_NOTE.c.note_id, _NOTE.c.contact_id).where(
                 _NOTE.c.pair_id == pair_id,
                 _NOTE.c.side == side,
-                _NOTE.c.note_id.in_(batch),
+                in_values(s, _NOTE.c.note_id, batch),
             )
         )
         out.update({row.note_id: row.contact_id for row in result})

@@ -6,11 +6,11 @@ so ``upsert`` picks the right construct for the session's database.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, and_, or_
+from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -71,3 +71,17 @@ def before_key(
     """
     at_value, key_value = cursor
     return or_(at < at_value, and_(at == at_value, key < key_value))
+
+
+def in_values(
+    bind: AsyncSession | AsyncConnection, column: ColumnElement[Any], values: Sequence[Any]
+) -> ColumnElement[bool]:
+    """``column IN values`` for one chunk of values, in the form each database runs fastest.
+
+    PostgreSQL gets ONE array parameter (``= ANY($1)``) instead of thousands of scalar ones:
+    it is parsed, planned and sent in a fraction of the time of a 2,000-parameter list.
+    """
+    if dialect_name(bind) == "postgresql":
+        array = postgresql.ARRAY(column.type)
+        return column == any_(bindparam(None, list(values), type_=array))
+    return column.in_(values)

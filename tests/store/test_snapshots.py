@@ -78,6 +78,16 @@ async def test_tag_rename_is_a_change(store: Store, pair: PairRow) -> None:
     assert renamed == ["c000001"]
 
 
+async def test_a_listing_repeating_a_contact_keeps_the_last(store: Store, pair: PairRow) -> None:
+    async with store.transaction() as s:
+        changed = await snaps.upsert_contacts(
+            s, pair.id, "a", [_state(1), _state(2), _state(1, first="Bo")], run_id="r1", seen_at=NOW
+        )
+        loaded = await snaps.load_contacts(s, pair.id, "a", ["c000001"])
+    assert changed == ["c000001", "c000002"]
+    assert loaded["c000001"].fields["first_name"] == "Bo"
+
+
 async def test_stream_contacts_in_chunks(store: Store, pair: PairRow) -> None:
     async with store.transaction() as s:
         await snaps.upsert_contacts(
