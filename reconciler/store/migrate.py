@@ -9,12 +9,13 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import pool
+from sqlalchemy import make_url, pool
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import command
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, StoreError
 from reconciler.settings import normalise_database_url
 from reconciler.store.db import ensure_sqlite_dir
 
@@ -54,12 +55,17 @@ async def downgrade(url: str, revision: str) -> None:
 
 async def current_revision(url: str) -> str | None:
     """The revision the database is at; None for a database never migrated."""
-    engine = create_async_engine(_checked(url), poolclass=pool.NullPool)
+    url = _checked(url)
+    if _sqlite_file_missing(url):
+        return None  # asking must not create the file
+    engine = create_async_engine(url, poolclass=pool.NullPool)
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(
                 lambda sync: MigrationContext.configure(sync).get_current_revision()
             )
+    except DBAPIError as exc:
+        raise StoreError(_first_line(exc)) from exc
     finally:
         await engine.dispose()
 
@@ -77,6 +83,8 @@ async def _run(url: str, step: Callable[[Config], None]) -> None:
     try:
         async with engine.begin() as connection:
             await connection.run_sync(run)
+    except DBAPIError as exc:
+        raise StoreError(_first_line(exc)) from exc
     finally:
         await engine.dispose()
 
@@ -86,3 +94,16 @@ def _checked(url: str) -> str:
         return normalise_database_url(url)
     except ValueError as exc:
         raise ConfigError("RECONCILER_DATABASE_URL", str(exc)) from exc
+
+
+def _sqlite_file_missing(url: str) -> bool:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return False
+    return not Path(parsed.database).exists()
+
+
+def _first_line(exc: DBAPIError) -> str:
+    # The driver's message, not SQLAlchemy's echo of the statement.
+    text = str(exc.orig if exc.orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
