@@ -250,7 +250,7 @@ def upgrade() -> None:
         "snapshot_contact",
         ["pair_id", "side", "dirty_at"],
         unique=False,
-        sqlite_where=sa.text("dirty"),
+        sqlite_where=sa.text("dirty = 1"),
         postgresql_where=sa.text("dirty"),
     )
 

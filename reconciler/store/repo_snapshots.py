@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.sides.base import CoreField, SideName
@@ -309,7 +309,7 @@ async def dirty_contact_ids(
     """Contacts with a pending hint, oldest hint first."""
     query = (
         select(_CONTACT.c.contact_id)
-        .where(_side_of(pair_id, side), _CONTACT.c.dirty.is_(True))
+        .where(_side_of(pair_id, side), _CONTACT.c.dirty == true())
         .order_by(_CONTACT.c.dirty_at, _CONTACT.c.contact_id)
     )
     if limit is not None:
@@ -333,7 +333,7 @@ async def clear_dirty(
             .where(
                 _side_of(pair_id, side),
                 in_values(s, _CONTACT.c.contact_id, batch),
-                _CONTACT.c.dirty.is_(True),
+                _CONTACT.c.dirty == true(),
                 _CONTACT.c.dirty_at < marked_before,
             )
             .values(dirty=False, dirty_reason=None, dirty_at=None)
@@ -440,7 +440,7 @@ async def notes_due(s: AsyncSession, pair_id: str, side: SideName, *, limit: int
         .where(
             _side_of(pair_id, side),
             _CONTACT.c.missing_since.is_(None),
-            or_(_CONTACT.c.hash.is_not(None), _CONTACT.c.dirty.is_(True)),
+            or_(_CONTACT.c.hash.is_not(None), _CONTACT.c.dirty == true()),
         )
         .order_by(
             _CONTACT.c.dirty.desc(),

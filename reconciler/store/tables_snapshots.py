@@ -12,7 +12,10 @@ from reconciler.store.schema import StoreModel
 from reconciler.store.types import BigIntKey, JSONType, UtcDateTime
 
 _SIDE_CHECK = "side IN ('a', 'b')"
-_DIRTY = text("dirty")
+# Spelled as each database renders "dirty == true()" in queries, so the planner can match a
+# query to this partial index (SQLite has no boolean type: it stores 0/1).
+_DIRTY_SQLITE = text("dirty = 1")
+_DIRTY_POSTGRES = text("dirty")
 
 
 class SnapshotContactRow(StoreModel, table=True):
@@ -35,8 +38,8 @@ class SnapshotContactRow(StoreModel, table=True):
             "pair_id",
             "side",
             "dirty_at",
-            sqlite_where=_DIRTY,
-            postgresql_where=_DIRTY,
+            sqlite_where=_DIRTY_SQLITE,
+            postgresql_where=_DIRTY_POSTGRES,
         ),
     )
 
