@@ -52,6 +52,36 @@ def _admin_execute(statement: sql.Composed) -> None:
         conn.execute(statement)
 
 
+def _database_name(kind: str) -> str:
+    # The pid lets a later session drop what a killed one left behind (see below).
+    return f"reconciler_{kind}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+
+def _drop_orphans() -> None:
+    """Drop test databases whose creating process is gone (a run killed mid-way)."""
+    with psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=5) as conn:
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname ~ '^reconciler_(t|tpl)_[0-9]+_'"
+            )
+        ]
+    for name in names:
+        pid = int(name.split("_")[2])
+        if not _alive(pid):
+            _drop_database(name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _drop_database(name: str) -> None:
     # FORCE: a test that leaked a connection must not leave its database behind.
     _admin_execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -74,7 +104,8 @@ def postgres_template() -> Iterator[str]:
         if REQUIRE_POSTGRES:
             pytest.fail(f"{reason} and RECONCILER_REQUIRE_POSTGRES=1: {exc}")
         pytest.skip(reason)
-    name = f"reconciler_tpl_{uuid.uuid4().hex[:12]}"
+    _drop_orphans()
+    name = _database_name("tpl")
     _admin_execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         asyncio.run(upgrade(_postgres_url(name)))
@@ -93,7 +124,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite+aiosqlite:///{path}"
         return
     template_name: str = request.getfixturevalue("postgres_template")
-    name = f"reconciler_t_{uuid.uuid4().hex[:12]}"
+    name = _database_name("t")
     _admin_execute(
         sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
             sql.Identifier(name), sql.Identifier(template_name)
