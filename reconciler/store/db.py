@@ -11,9 +11,13 @@ Sessions do not expire objects on commit: rows returned by repositories stay rea
 transaction, and nothing is ever lazy-loaded (there are no ORM relationships).
 
 SQLite note: the driver opens a transaction at the first write, not at the first read, so
-repositories never rely on a read-then-write inside one transaction for correctness; they use
-single statements (upserts, conditional updates) instead, which is also what makes them correct
-under PostgreSQL's READ COMMITTED.
+where two writers could race, repositories do not rely on a read-then-write inside one
+transaction; they use single statements (upserts, conditional updates) instead, which is also
+what makes them correct under PostgreSQL's READ COMMITTED. (The few read-then-writes left are
+per run, and a run holds its pair's lease; ``DbTokenStore`` locks explicitly.)
+
+One ``Store`` per process and database; an in-memory SQLite URL is not supported (each pooled
+connection would see its own empty database).
 """
 
 from __future__ import annotations
