@@ -41,12 +41,18 @@ def normalise_phone(raw: str | None, *, default_country_code: str = "1") -> str 
         number = digits
     elif digits.startswith("00"):
         number = digits[2:]
-    elif len(digits) == _NANP_DIGITS:
-        number = default_country_code + digits
-    elif len(digits) == _NANP_DIGITS + 1 and digits.startswith(default_country_code):
-        number = digits
+    elif default_country_code == "1":
+        # North America has no trunk prefix: 10 digits, or 11 starting with the country code.
+        if len(digits) == _NANP_DIGITS:
+            number = "1" + digits
+        elif len(digits) == _NANP_DIGITS + 1 and digits.startswith("1"):
+            number = digits
+        else:
+            number = digits
     else:
-        number = digits
+        # Elsewhere a national number drops its trunk prefix ("020 7946 0018" in the UK is
+        # +44 20 7946 0018) and takes the country code.
+        number = default_country_code + digits.lstrip("0")
     if not _E164_MIN_DIGITS <= len(number) <= _E164_MAX_DIGITS or number.startswith("0"):
         return None
     return "+" + number

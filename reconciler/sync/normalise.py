@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Mapping
 
 from reconciler.sides.base import CORE_FIELDS, CoreField
+from reconciler.sides.normalise import normalise_email, normalise_phone
 
 _SPACES = re.compile(r"[ \t]+")
 
@@ -23,31 +24,20 @@ def tag_key(name: str, *, case_insensitive: bool = True) -> str:
 
 
 def email_key(email: str | None) -> str | None:
+    """The matching key of an email; the same definition the sides use for lookups."""
     if email is None:
         return None
-    value = unicodedata.normalize("NFC", email).strip().casefold()
-    return value or None
+    return normalise_email(unicodedata.normalize("NFC", email))
 
 
 def phone_key(phone: str | None, *, default_region: str = "1") -> str | None:
-    """E.164 (``+<digits>``) from the usual ways people type phones.
+    """E.164 (``+<digits>``), or None when the text cannot be a phone number.
 
-    ``default_region`` is the calling code assumed for national numbers (no ``+`` or ``00``).
-    Returns None when there are too few digits to be a phone number.
+    Delegates to the sides' definition so that the engine's matching and a connector's
+    lookups can never disagree on what "the same phone" is. ``default_region`` is the calling
+    code assumed for national numbers (no ``+`` or ``00``).
     """
-    if phone is None:
-        return None
-    raw = phone.strip()
-    digits = "".join(ch for ch in raw if ch.isdigit())
-    if len(digits) < 7:
-        return None
-    if raw.startswith("+"):
-        return "+" + digits
-    if digits.startswith("00"):
-        return "+" + digits[2:]
-    if default_region == "1" and len(digits) == 11 and digits.startswith("1"):
-        return "+" + digits
-    return "+" + default_region + digits.lstrip("0")
+    return normalise_phone(phone, default_country_code=default_region)
 
 
 def name_value(name: str | None) -> str | None:
