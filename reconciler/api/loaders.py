@@ -8,6 +8,7 @@ start a fresh set).
 
 from __future__ import annotations
 
+from asyncio import Future
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -101,3 +102,32 @@ class Loaders:
             per["a"] += requests_spent(run, "a")
             per["b"] += requests_spent(run, "b")
         return out
+
+
+R = TypeVar("R")
+
+
+def held(loader: DataLoader[K, V], key: K) -> Future[V] | None:
+    """The finished future of ``key`` if ``loader`` already holds its value (loaded or
+    primed); None otherwise."""
+    future = loader.cache_map.get(key)
+    if future is None or not future.done() or future.cancelled():
+        return None
+    return future if future.exception() is None else None
+
+
+def now_or_later(loader: DataLoader[K, V], key: K, build: Callable[[V], R]) -> R | Awaitable[R]:
+    """``build(value)`` at once when the loader holds the value, else an awaitable of it.
+
+    A resolver returning a plain value costs graphql-core a fraction of an awaited one (no
+    task, no scheduling): with a page prefetched, a 50-conflict page with details resolves
+    its relations without a single await. graphql-core awaits the awaitable otherwise.
+    """
+    future = held(loader, key)
+    if future is not None:
+        return build(future.result())
+
+    async def later() -> R:
+        return build(await loader.load(key))
+
+    return later()

@@ -6,15 +6,18 @@ page of conflicts with their links, snapshots and bases costs a few statements i
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
 
 from reconciler.api.context import ApiInfo
 from reconciler.api.ids import decode_id, encode_id
+from reconciler.api.loaders import held, now_or_later
 from reconciler.api.pagination import Connection, connection, page_size, scalar_key
 from reconciler.api.values import (
     ActionCount,
@@ -51,6 +54,13 @@ from reconciler.store.tables import (
 )
 from reconciler.sync.model import ConflictKind, OverrideScope
 
+T = TypeVar("T")
+U = TypeVar("U")
+V = TypeVar("V")
+# What a relation's resolver returns: the object now, or an awaitable of it (see
+# ``loaders.now_or_later``); the GraphQL type is given to strawberry as ``graphql_type``.
+Later: TypeAlias = V | Awaitable[V]
+
 
 @strawberry.interface(description="An object with a stable, opaque global id.")
 class Node:
@@ -61,70 +71,185 @@ def _gid(type_name: str, raw: str | int) -> strawberry.ID:
     return strawberry.ID(encode_id(type_name, raw))
 
 
+# ------------------------------------------------------------------------ relation resolvers
+#
+# Relations resolve through ``now_or_later``: a plain value when the request's loaders already
+# hold it (a prefetched page), an awaitable otherwise. Defined before the types that use them
+# (strawberry reads a resolver's signature when the type is created).
+
+
+def _side_notes(root: ContactSide, info: ApiInfo) -> Later[list[SideNote] | None]:
+    if root.row.notes_fetched_at is None:
+        return None
+    key = (root.row.pair_id, root.row.side, root.row.contact_id)
+    return now_or_later(
+        info.context.loaders.snapshot_notes,
+        key,
+        lambda rows: [SideNote(id=row.note_id, body=row.body, hash=row.hash) for row in rows],
+    )
+
+
+def _base_notes(root: LinkBase, info: ApiInfo) -> Later[list[NoteLinkBase]]:
+    return now_or_later(
+        info.context.loaders.note_links,
+        root.row.link_id,
+        lambda rows: [
+            NoteLinkBase(
+                id=row.id,
+                a_note_id=row.a_note_id,
+                b_note_id=row.b_note_id,
+                body=row.base_body,
+                hash=row.base_hash,
+            )
+            for row in rows
+        ],
+    )
+
+
+def _snapshot_key(link: Link, side: str) -> tuple[str, str, str]:
+    return (link.pair_id, side, link.a_id if side == "a" else link.b_id)
+
+
+def _link_side(root: ContactLink, info: ApiInfo, side: str) -> Later[ContactSide | None]:
+    return now_or_later(
+        info.context.loaders.snapshot_contact,
+        _snapshot_key(root.link, side),
+        _maybe(ContactSide.of),
+    )
+
+
+def _display_name(root: ContactLink, info: ApiInfo) -> Later[str]:
+    loaders = info.context.loaders
+    held_rows = [
+        held(loaders.base, root.link.id),
+        held(loaders.snapshot_contact, _snapshot_key(root.link, "a")),
+        held(loaders.snapshot_contact, _snapshot_key(root.link, "b")),
+    ]
+    if all(future is not None for future in held_rows):
+        return _name_of(root.link, [f.result() for f in held_rows if f is not None])
+
+    async def later() -> str:
+        rows = await asyncio.gather(
+            loaders.base.load(root.link.id),
+            loaders.snapshot_contact.load(_snapshot_key(root.link, "a")),
+            loaders.snapshot_contact.load(_snapshot_key(root.link, "b")),
+        )
+        return _name_of(root.link, list(rows))
+
+    return later()
+
+
+def _name_of(link: Link, rows: list[Any]) -> str:
+    for row in rows:
+        if row is None:
+            continue
+        fields = row.fields or {}
+        name = " ".join(
+            part for part in (_text(fields, "first_name"), _text(fields, "last_name")) if part
+        )
+        if name or _text(fields, "email"):
+            return name or str(_text(fields, "email"))
+    return f"{link.a_id} / {link.b_id}"
+
+
+def _maybe(build: Callable[[T], U]) -> Callable[[T | None], U | None]:
+    return lambda value: build(value) if value is not None else None
+
+
+def _text(fields: dict[str, Any] | None, name: str) -> str | None:
+    value = (fields or {}).get(name)
+    return str(value) if value is not None and name in CORE_FIELDS else None
+
+
+def _tags(tags: dict[str, Any] | None) -> list[str]:
+    return sorted(str(name) for name in (tags or {}).values())
+
+
+def pair_of(info: ApiInfo, pair_id: str) -> Later[Pair | None]:
+    return now_or_later(info.context.loaders.pair, pair_id, _maybe(Pair.of))
+
+
+def link_of(info: ApiInfo, link_id: str | None) -> Later[ContactLink | None]:
+    if link_id is None:
+        return None
+    return now_or_later(info.context.loaders.link, link_id, _maybe(ContactLink.of))
+
+
+def _link_pair(root: ContactLink, info: ApiInfo) -> Later[Pair | None]:
+    return pair_of(info, root.link.pair_id)
+
+
+def _link_a(root: ContactLink, info: ApiInfo) -> Later[ContactSide | None]:
+    return _link_side(root, info, "a")
+
+
+def _link_b(root: ContactLink, info: ApiInfo) -> Later[ContactSide | None]:
+    return _link_side(root, info, "b")
+
+
+def _link_base(root: ContactLink, info: ApiInfo) -> Later[LinkBase | None]:
+    return now_or_later(info.context.loaders.base, root.link.id, _maybe(LinkBase.of))
+
+
+def _conflict_pair(root: Conflict, info: ApiInfo) -> Later[Pair | None]:
+    return pair_of(info, root.row.pair_id)
+
+
+def _conflict_link(root: Conflict, info: ApiInfo) -> Later[ContactLink | None]:
+    return link_of(info, root.row.link_id)
+
+
 # ------------------------------------------------------------------------------------ pairs
+#
+# Scalar fields are plain attributes filled in by ``of()``: strawberry resolves an attribute
+# far faster than a method, which matters on a page of 50 conflicts with their details.
+# Methods remain for what needs a loader (related objects).
 
 
 @strawberry.type(description="One account of one system (never its credentials).")
 class SideAccount(Node):
-    row: strawberry.Private[SideAccountRow]
+    label: str
+    kind: AccountKind
+    location_id: str | None
+    auth_kind: str | None
+    connected: bool = strawberry.field(
+        description="Whether credentials are stored (they are never shown)."
+    )
 
     @classmethod
     def of(cls, row: SideAccountRow) -> SideAccount:
-        return cls(id=_gid("SideAccount", row.id), row=row)
-
-    @strawberry.field
-    def label(self) -> str:
-        return self.row.label
-
-    @strawberry.field
-    def kind(self) -> AccountKind:
-        return AccountKind(self.row.kind)
-
-    @strawberry.field
-    def location_id(self) -> str | None:
-        return self.row.location_id
-
-    @strawberry.field
-    def auth_kind(self) -> str | None:
-        return self.row.auth_kind
-
-    @strawberry.field
-    def connected(self) -> bool:
-        """Whether credentials are stored (they are never shown)."""
-        return self.row.credentials is not None
+        return cls(
+            id=_gid("SideAccount", row.id),
+            label=row.label,
+            kind=AccountKind(row.kind),
+            location_id=row.location_id,
+            auth_kind=row.auth_kind,
+            connected=row.credentials is not None,
+        )
 
 
 @strawberry.type(description="Two side accounts kept in agreement, with the pair's policy.")
 class Pair(Node):
     row: strawberry.Private[PairRow]
+    name: str
+    enabled: bool
+    schedule_interval_seconds: int
+    created_at: datetime
+    a_full_scan_at: datetime | None
+    b_full_scan_at: datetime | None
 
     @classmethod
     def of(cls, row: PairRow) -> Pair:
-        return cls(id=_gid("Pair", row.id), row=row)
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def enabled(self) -> bool:
-        return self.row.enabled
-
-    @strawberry.field
-    def schedule_interval_seconds(self) -> int:
-        return self.row.schedule_interval_s
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
-
-    @strawberry.field
-    def a_full_scan_at(self) -> datetime | None:
-        return self.row.a_full_scan_at
-
-    @strawberry.field
-    def b_full_scan_at(self) -> datetime | None:
-        return self.row.b_full_scan_at
+        return cls(
+            id=_gid("Pair", row.id),
+            row=row,
+            name=row.name,
+            enabled=row.enabled,
+            schedule_interval_seconds=row.schedule_interval_s,
+            created_at=row.created_at,
+            a_full_scan_at=row.a_full_scan_at,
+            b_full_scan_at=row.b_full_scan_at,
+        )
 
     @strawberry.field
     async def side_a(self, info: ApiInfo) -> SideAccount | None:
@@ -152,14 +277,14 @@ class Pair(Node):
     @strawberry.field
     async def budget(self, info: ApiInfo) -> list[SideBudget]:
         loaders = info.context.loaders
-        last = await loaders.last_run.load(self.row.id)
-        spent = await loaders.spent_today.load(self.row.id)
+        last, spent, account_a, account_b = await asyncio.gather(
+            loaders.last_run.load(self.row.id),
+            loaders.spent_today.load(self.row.id),
+            loaders.account.load(self.row.side_a_account_id),
+            loaders.account.load(self.row.side_b_account_id),
+        )
         out = []
-        for side, account_id in (
-            ("a", self.row.side_a_account_id),
-            ("b", self.row.side_b_account_id),
-        ):
-            account = await loaders.account.load(account_id)
+        for side, account in (("a", account_a), ("b", account_b)):
             kind = account.kind if account is not None else ""
             value = side_budget("a" if side == "a" else "b", kind, last, spent.get(side))
             out.append(
@@ -178,179 +303,115 @@ class Pair(Node):
 
 @strawberry.type(description="One side's last listed view of a linked contact.")
 class ContactSide:
-    side: SideName
     row: strawberry.Private[SnapshotContactRow]
+    side: SideName
+    contact_id: str
+    listed: bool = strawberry.field(
+        description="False when the contact is known only from a webhook hint (no values)."
+    )
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    tags: list[str]
+    seen_at: datetime | None
+    missing_since: datetime | None
+    date_updated: datetime | None
+    notes_read_at: datetime | None
+    parked_error: str | None
 
-    @strawberry.field
-    def contact_id(self) -> str:
-        return self.row.contact_id
+    @classmethod
+    def of(cls, row: SnapshotContactRow) -> ContactSide:
+        fields = row.fields or {}
+        return cls(
+            row=row,
+            side=SideName(row.side),
+            contact_id=row.contact_id,
+            listed=row.hash is not None,
+            first_name=_text(fields, "first_name"),
+            last_name=_text(fields, "last_name"),
+            email=_text(fields, "email"),
+            phone=_text(fields, "phone"),
+            tags=_tags(row.tags),
+            seen_at=row.seen_at,
+            missing_since=row.missing_since,
+            date_updated=row.date_updated,
+            notes_read_at=row.notes_fetched_at,
+            parked_error=row.parked_error,
+        )
 
-    @strawberry.field
-    def listed(self) -> bool:
-        """False when the contact is known only from a webhook hint (values are empty)."""
-        return self.row.hash is not None
-
-    @strawberry.field
-    def first_name(self) -> str | None:
-        return _text(self.row.fields, "first_name")
-
-    @strawberry.field
-    def last_name(self) -> str | None:
-        return _text(self.row.fields, "last_name")
-
-    @strawberry.field
-    def email(self) -> str | None:
-        return _text(self.row.fields, "email")
-
-    @strawberry.field
-    def phone(self) -> str | None:
-        return _text(self.row.fields, "phone")
-
-    @strawberry.field
-    def tags(self) -> list[str]:
-        return sorted(str(name) for name in (self.row.tags or {}).values())
-
-    @strawberry.field
-    def seen_at(self) -> datetime | None:
-        return self.row.seen_at
-
-    @strawberry.field
-    def missing_since(self) -> datetime | None:
-        return self.row.missing_since
-
-    @strawberry.field
-    def date_updated(self) -> datetime | None:
-        return self.row.date_updated
-
-    @strawberry.field
-    def notes_read_at(self) -> datetime | None:
-        return self.row.notes_fetched_at
-
-    @strawberry.field
-    def parked_error(self) -> str | None:
-        return self.row.parked_error
-
-    @strawberry.field
-    async def notes(self, info: ApiInfo) -> list[SideNote] | None:
-        """The notes as last read; null when this contact's notes were never read."""
-        if self.row.notes_fetched_at is None:
-            return None
-        key = (self.row.pair_id, self.row.side, self.row.contact_id)
-        rows = await info.context.loaders.snapshot_notes.load(key)
-        return [SideNote(id=row.note_id, body=row.body, hash=row.hash) for row in rows]
+    notes: Later[list[SideNote] | None] = strawberry.field(
+        resolver=_side_notes,
+        graphql_type=list[SideNote] | None,
+        description="The notes as last read; null when this contact's notes were never read.",
+    )
 
 
 @strawberry.type(description="The last state both sides agreed on for a link.")
 class LinkBase:
     row: strawberry.Private[LinkBaseRow]
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    tags: list[str]
+    updated_at: datetime
 
-    @strawberry.field
-    def first_name(self) -> str | None:
-        return _text(self.row.fields, "first_name")
+    @classmethod
+    def of(cls, row: LinkBaseRow) -> LinkBase:
+        fields = row.fields or {}
+        return cls(
+            row=row,
+            first_name=_text(fields, "first_name"),
+            last_name=_text(fields, "last_name"),
+            email=_text(fields, "email"),
+            phone=_text(fields, "phone"),
+            tags=_tags(row.tags),
+            updated_at=row.updated_at,
+        )
 
-    @strawberry.field
-    def last_name(self) -> str | None:
-        return _text(self.row.fields, "last_name")
-
-    @strawberry.field
-    def email(self) -> str | None:
-        return _text(self.row.fields, "email")
-
-    @strawberry.field
-    def phone(self) -> str | None:
-        return _text(self.row.fields, "phone")
-
-    @strawberry.field
-    def tags(self) -> list[str]:
-        return sorted(str(name) for name in (self.row.tags or {}).values())
-
-    @strawberry.field
-    def updated_at(self) -> datetime:
-        return self.row.updated_at
-
-    @strawberry.field
-    async def notes(self, info: ApiInfo) -> list[NoteLinkBase]:
-        rows = await info.context.loaders.note_links.load(self.row.link_id)
-        return [
-            NoteLinkBase(
-                id=row.id,
-                a_note_id=row.a_note_id,
-                b_note_id=row.b_note_id,
-                body=row.base_body,
-                hash=row.base_hash,
-            )
-            for row in rows
-        ]
+    notes: Later[list[NoteLinkBase]] = strawberry.field(
+        resolver=_base_notes, graphql_type=list[NoteLinkBase]
+    )
 
 
 @strawberry.type(description="Contact a_id on side A is the same person as b_id on side B.")
 class ContactLink(Node):
     link: strawberry.Private[Link]
+    status: LinkStatus
+    excluded: bool
+    a_contact_id: str
+    b_contact_id: str
+    created_at: datetime
 
     @classmethod
     def of(cls, link: Link) -> ContactLink:
-        return cls(id=_gid("ContactLink", link.id), link=link)
+        return cls(
+            id=_gid("ContactLink", link.id),
+            link=link,
+            status=link.status,
+            excluded=link.excluded,
+            a_contact_id=link.a_id,
+            b_contact_id=link.b_id,
+            created_at=link.created_at,
+        )
 
-    @strawberry.field
-    async def pair(self, info: ApiInfo) -> Pair | None:
-        return await load_pair(info, self.link.pair_id)
-
-    @strawberry.field
-    def status(self) -> LinkStatus:
-        return self.link.status
-
-    @strawberry.field
-    def excluded(self) -> bool:
-        return self.link.excluded
-
-    @strawberry.field
-    def a_contact_id(self) -> str:
-        return self.link.a_id
-
-    @strawberry.field
-    def b_contact_id(self) -> str:
-        return self.link.b_id
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.link.created_at
-
-    @strawberry.field
-    async def a(self, info: ApiInfo) -> ContactSide | None:
-        return await self._side(info, "a")
-
-    @strawberry.field
-    async def b(self, info: ApiInfo) -> ContactSide | None:
-        return await self._side(info, "b")
-
-    async def _side(self, info: ApiInfo, side: str) -> ContactSide | None:
-        contact_id = self.link.a_id if side == "a" else self.link.b_id
-        key = (self.link.pair_id, side, contact_id)
-        row = await info.context.loaders.snapshot_contact.load(key)
-        return ContactSide(side=SideName(side), row=row) if row is not None else None
-
-    @strawberry.field
-    async def base(self, info: ApiInfo) -> LinkBase | None:
-        row = await info.context.loaders.base.load(self.link.id)
-        return LinkBase(row=row) if row is not None else None
-
-    @strawberry.field
-    async def display_name(self, info: ApiInfo) -> str:
-        """A name to show: the base's, else A's, else B's (name, else email, else ids)."""
-        loaders = info.context.loaders
-        base = await loaders.base.load(self.link.id)
-        candidates: list[dict[str, Any]] = [base.fields] if base is not None else []
-        for side, contact_id in (("a", self.link.a_id), ("b", self.link.b_id)):
-            row = await loaders.snapshot_contact.load((self.link.pair_id, side, contact_id))
-            if row is not None:
-                candidates.append(row.fields)
-        for fields in candidates:
-            name = " ".join(
-                part for part in (_text(fields, "first_name"), _text(fields, "last_name")) if part
-            )
-            if name or _text(fields, "email"):
-                return name or str(_text(fields, "email"))
-        return f"{self.link.a_id} / {self.link.b_id}"
+    pair: Later[Pair | None] = strawberry.field(resolver=_link_pair, graphql_type=Pair | None)
+    a: Later[ContactSide | None] = strawberry.field(
+        resolver=_link_a, graphql_type=ContactSide | None
+    )
+    b: Later[ContactSide | None] = strawberry.field(
+        resolver=_link_b, graphql_type=ContactSide | None
+    )
+    base: Later[LinkBase | None] = strawberry.field(
+        resolver=_link_base,
+        graphql_type=LinkBase | None,
+    )
+    display_name: Later[str] = strawberry.field(
+        resolver=_display_name,
+        graphql_type=str,
+        description="A name to show: the base's, else A's, else B's (else the contact ids).",
+    )
 
     @strawberry.field
     async def open_conflicts(self, info: ApiInfo) -> list[Conflict]:
@@ -363,85 +424,53 @@ class ContactLink(Node):
         return [Override.of(row) for row in rows]
 
 
-def _text(fields: dict[str, Any] | None, name: str) -> str | None:
-    value = (fields or {}).get(name)
-    return str(value) if value is not None and name in CORE_FIELDS else None
-
-
 # -------------------------------------------------------------------------------- conflicts
 
 
 @strawberry.type(description="A disagreement kept open with base, A and B values.")
 class Conflict(Node):
     row: strawberry.Private[ConflictRow]
+    kind: ConflictKind
+    scope: str = strawberry.field(
+        description='What is in conflict within the link: a field name, a note link id, "tags".'
+    )
+    status: ConflictStatus
+    base_value: JSON | None
+    a_value: JSON | None
+    b_value: JSON | None
+    reason: Reason | None
+    proposed: Resolution | None
+    resolution: Resolution | None
+    resolved_by: str | None
+    detected_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
 
     @classmethod
     def of(cls, row: ConflictRow) -> Conflict:
-        return cls(id=_gid("Conflict", row.id), row=row)
+        return cls(
+            id=_gid("Conflict", row.id),
+            row=row,
+            kind=ConflictKind(row.kind),
+            scope=row.scope,
+            status=ConflictStatus(row.status),
+            base_value=as_json(row.base_value),
+            a_value=as_json(row.a_value),
+            b_value=as_json(row.b_value),
+            reason=Reason.of(row.reason),
+            proposed=Resolution.of(row.proposed),
+            resolution=Resolution.of(row.resolution),
+            resolved_by=row.resolved_by,
+            detected_at=row.detected_at,
+            updated_at=row.updated_at,
+            resolved_at=row.resolved_at,
+        )
 
-    @strawberry.field
-    async def pair(self, info: ApiInfo) -> Pair | None:
-        return await load_pair(info, self.row.pair_id)
-
-    @strawberry.field
-    async def link(self, info: ApiInfo) -> ContactLink | None:
-        if self.row.link_id is None:
-            return None
-        link = await info.context.loaders.link.load(self.row.link_id)
-        return ContactLink.of(link) if link is not None else None
-
-    @strawberry.field
-    def kind(self) -> ConflictKind:
-        return ConflictKind(self.row.kind)
-
-    @strawberry.field
-    def scope(self) -> str:
-        """What is in conflict within the link: a field name, a note link id, "tags", ..."""
-        return self.row.scope
-
-    @strawberry.field
-    def status(self) -> ConflictStatus:
-        return ConflictStatus(self.row.status)
-
-    @strawberry.field
-    def base_value(self) -> JSON | None:
-        return as_json(self.row.base_value)
-
-    @strawberry.field
-    def a_value(self) -> JSON | None:
-        return as_json(self.row.a_value)
-
-    @strawberry.field
-    def b_value(self) -> JSON | None:
-        return as_json(self.row.b_value)
-
-    @strawberry.field
-    def reason(self) -> Reason | None:
-        return Reason.of(self.row.reason)
-
-    @strawberry.field
-    def proposed(self) -> Resolution | None:
-        return Resolution.of(self.row.proposed)
-
-    @strawberry.field
-    def resolution(self) -> Resolution | None:
-        return Resolution.of(self.row.resolution)
-
-    @strawberry.field
-    def resolved_by(self) -> str | None:
-        return self.row.resolved_by
-
-    @strawberry.field
-    def detected_at(self) -> datetime:
-        return self.row.detected_at
-
-    @strawberry.field
-    def updated_at(self) -> datetime:
-        return self.row.updated_at
-
-    @strawberry.field
-    def resolved_at(self) -> datetime | None:
-        return self.row.resolved_at
+    pair: Later[Pair | None] = strawberry.field(resolver=_conflict_pair, graphql_type=Pair | None)
+    link: Later[ContactLink | None] = strawberry.field(
+        resolver=_conflict_link,
+        graphql_type=ContactLink | None,
+    )
 
     @strawberry.field
     def diff(self) -> ConflictDiff:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from reconciler.api import prefetch
 from reconciler.api.context import ApiInfo, require
 from reconciler.api.errors import bad_input
 from reconciler.api.ids import decode_typed
@@ -138,6 +139,7 @@ class Query:
         store = info.context.store
         async with store.session() as s:
             page = await repo_console.page_links(s, where, limit=limit, after=cursor)
+        await prefetch.links(info.context.loaders, page.rows, prefetch.selected_names(info))
 
         async def count() -> int:
             async with store.session() as s:
@@ -176,6 +178,7 @@ class Query:
         store = info.context.store
         async with store.session() as s:
             page = await repo_console.page_conflicts(s, where, limit=limit, after=cursor)
+        await prefetch.conflicts(info, page.rows)
 
         async def count() -> int:
             async with store.session() as s:

@@ -4,7 +4,8 @@ passes (depth limit, cost limit, masked unexpected errors)."""
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import AddValidationRules, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.extensions.query_depth_limiter import create_validator
 
 from reconciler.api.errors import MaskUnexpectedErrors
 from reconciler.api.limits import CostLimitRule
@@ -23,6 +24,10 @@ from reconciler.api.query import Query
 from reconciler.api.subscriptions import Subscription
 
 MAX_DEPTH = 12
+# The rule classes are made once: the validation cache is keyed by the rules, so rules made
+# per request (as QueryDepthLimiter does) would never hit it.
+DepthLimitRule = create_validator(MAX_DEPTH, None)
+GUARD_RULES = [DepthLimitRule, CostLimitRule]
 
 
 def build_schema() -> strawberry.Schema:
@@ -34,8 +39,11 @@ def build_schema() -> strawberry.Schema:
         types=[AuditEvent, Conflict, ContactLink, Override, Pair, Plan, Run, SideAccount],
         extensions=[
             # Factories: strawberry makes fresh extension instances for every operation.
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: AddValidationRules([CostLimitRule]),
+            # The console sends the same few documents again and again: parse and validate
+            # each once (the caches are keyed by the document text, bounded LRUs).
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            lambda: AddValidationRules(GUARD_RULES),
             MaskUnexpectedErrors,
         ],
     )

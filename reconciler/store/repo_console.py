@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import exists, func, or_, select, tuple_
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -140,9 +140,12 @@ async def snapshot_contacts(
 ) -> dict[SnapshotKey, SnapshotContactRow]:
     """Snapshot rows by (pair, side, contact id), any number of pairs, one statement a chunk."""
     out: dict[SnapshotKey, SnapshotContactRow] = {}
-    columns = tuple_(_CONTACT.c.pair_id, _CONTACT.c.side, _CONTACT.c.contact_id)
     for batch in chunks(unique(keys), 500):
-        result = await s.execute(select(SnapshotContactRow).where(columns.in_(batch)))
+        result = await s.execute(
+            select(SnapshotContactRow).where(
+                _by_pair_side(batch, _CONTACT.c.pair_id, _CONTACT.c.side, _CONTACT.c.contact_id)
+            )
+        )
         for row in result.scalars():
             out[(row.pair_id, row.side, row.contact_id)] = row
     return out
@@ -152,14 +155,31 @@ async def snapshot_notes(
     s: AsyncSession, keys: Collection[SnapshotKey]
 ) -> dict[SnapshotKey, list[SnapshotNoteRow]]:
     out: dict[SnapshotKey, list[SnapshotNoteRow]] = {}
-    columns = tuple_(_NOTE.c.pair_id, _NOTE.c.side, _NOTE.c.contact_id)
     for batch in chunks(unique(keys), 500):
         result = await s.execute(
-            select(SnapshotNoteRow).where(columns.in_(batch)).order_by(_NOTE.c.note_id)
+            select(SnapshotNoteRow)
+            .where(_by_pair_side(batch, _NOTE.c.pair_id, _NOTE.c.side, _NOTE.c.contact_id))
+            .order_by(_NOTE.c.note_id)
         )
         for row in result.scalars():
             out.setdefault((row.pair_id, row.side, row.contact_id), []).append(row)
     return out
+
+
+def _by_pair_side(
+    keys: Sequence[SnapshotKey], pair_id: Any, side: Any, contact_id: Any
+) -> ColumnElement[bool]:
+    """``(pair, side, contact) IN keys`` spelled as one ``pair = ? AND side = ? AND contact
+    IN (...)`` per (pair, side): SQLite cannot use an index for a row-value IN list."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for pair, which, contact in keys:
+        groups.setdefault((pair, which), []).append(contact)
+    return or_(
+        *(
+            and_(pair_id == pair, side == which, contact_id.in_(contacts))
+            for (pair, which), contacts in groups.items()
+        )
+    )
 
 
 # ----------------------------------------------------------------------------- per-pair facts
@@ -382,7 +402,8 @@ def _snapshot_has_tag(side: SideName, contact_id: Any, key: str) -> ColumnElemen
 
 def _has_key(document: Any, key: str) -> ColumnElement[bool]:
     # as_string(): SQLite's plain JSON_EXTRACT would be JSON_QUOTE'd, turning NULL into 'null'.
-    return document[key].as_string().is_not(None)
+    value: ColumnElement[Any] = document[key].as_string()
+    return value.is_not(None)
 
 
 async def page_links(

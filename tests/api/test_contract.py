@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 from graphql import parse, specified_rules, validate
-from strawberry.extensions.query_depth_limiter import create_validator
 from typer.testing import CliRunner
 
 from reconciler.api.cli import SCHEMA_FILE
-from reconciler.api.limits import CostLimitRule
-from reconciler.api.schema import MAX_DEPTH, schema, schema_sdl
+from reconciler.api.schema import GUARD_RULES, schema, schema_sdl
 from reconciler.cli import app as cli_app
 
 GRAPHQL_DIR = SCHEMA_FILE.parent
@@ -52,6 +50,6 @@ def test_graphql_folder_holds_no_python() -> None:
 @pytest.mark.parametrize("path", OPERATIONS, ids=lambda p: p.name)
 def test_operation_is_valid_against_the_schema(path: Path) -> None:
     document = parse(path.read_text(encoding="utf-8"))
-    rules = [*specified_rules, CostLimitRule, create_validator(MAX_DEPTH, None)]
+    rules = [*specified_rules, *GUARD_RULES]
     errors = validate(schema._schema, document, rules)
     assert errors == [], [e.message for e in errors]
