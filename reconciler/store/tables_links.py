@@ -45,6 +45,8 @@ class ContactLinkRow(StoreModel, table=True):
         # Lookups by contact id include unlinked rows too (history, re-linking).
         Index("ix_contact_link_pair_a", "pair_id", "a_id"),
         Index("ix_contact_link_pair_b", "pair_id", "b_id"),
+        # The API's contact pages: a pair's active links, newest first (migration 0002).
+        Index("ix_contact_link_pair_status_created", "pair_id", "status", "created_at", "id"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True)
@@ -113,6 +115,8 @@ class ConflictRow(StoreModel, table=True):
             postgresql_where=_OPEN,
         ),
         Index("ix_conflict_pair_status_detected", "pair_id", "status", "detected_at"),
+        # The API's conflict pages across all pairs (the inbox), newest first (migration 0002).
+        Index("ix_conflict_status_detected", "status", "detected_at", "id"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True)
