@@ -63,6 +63,8 @@ async def finish_run(
     errors: Sequence[Mapping[str, Any] | str] | None = None,
     conflicts_opened: int = 0,
     plan_id: str | None = None,
+    conflicts_closed: int | None = None,
+    parked: int | None = None,
 ) -> None:
     await s.execute(
         update(_RUN)
@@ -77,6 +79,8 @@ async def finish_run(
             errors=list(errors or []),
             conflicts_opened=conflicts_opened,
             plan_id=plan_id,
+            conflicts_closed=conflicts_closed,
+            parked=parked,
         )
     )
 

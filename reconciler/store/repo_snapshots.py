@@ -109,6 +109,9 @@ _LISTED_COLUMNS = (
     "seen_run_id",
     "seen_at",
     "missing_since",
+    "email_key",
+    "phone_key",
+    "deleted_at",
 )
 
 
@@ -156,6 +159,11 @@ async def upsert_contacts(
                     "seen_at": seen_at,
                     "missing_since": None,
                     "dirty": False,
+                    # Matching keys: the fields are stored normalised, so these are copies.
+                    "email_key": state.fields.get("email"),
+                    "phone_key": state.fields.get("phone"),
+                    # Listed again: whatever made us believe it deleted no longer holds.
+                    "deleted_at": None,
                 }
             )
     await insert_rows(s, _CONTACT, rows, conflict=_CONTACT_KEY, update=_LISTED_COLUMNS)

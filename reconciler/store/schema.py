@@ -63,6 +63,7 @@ class RunStatus(StrEnum):
     PARTIAL = "partial"  # finished, but some items were parked or a side was incomplete
     FAILED = "failed"
     AWAITING_APPROVAL = "awaiting_approval"  # stopped by the delete guard
+    PLANNED = "planned"  # a dry run: its plan is stored, nothing was applied
 
 
 class PlanStatus(StrEnum):

@@ -60,6 +60,8 @@ class PairRow(StoreModel, table=True):
     b_watermark: datetime | None = Field(default=None, sa_type=UtcDateTime)
     a_full_scan_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     b_full_scan_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # Migration 0003: the engine's scan settings (``sync.snapshot.ScanSettings``), {} = defaults.
+    scan: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 

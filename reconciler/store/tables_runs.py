@@ -41,6 +41,9 @@ class RunRow(StoreModel, table=True):
     errors: list[Any] = Field(default_factory=list, sa_type=JSONType)
     conflicts_opened: int = 0
     plan_id: str | None = None
+    # Migration 0003 (NULL on runs recorded before it): conflicts closed, items parked.
+    conflicts_closed: int | None = None
+    parked: int | None = None
 
 
 class PlanRow(StoreModel, table=True):
@@ -59,6 +62,8 @@ class PlanRow(StoreModel, table=True):
     fingerprint: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    # Migration 0003: what the engine needs to re-check the plan (notes it read, why stored).
+    context: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
 
 
 class PlanActionRow(StoreModel, table=True):

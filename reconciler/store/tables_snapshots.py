@@ -16,6 +16,13 @@ _SIDE_CHECK = "side IN ('a', 'b')"
 # query to this partial index (SQLite has no boolean type: it stores 0/1).
 _DIRTY_SQLITE = text("dirty = 1")
 _DIRTY_POSTGRES = text("dirty")
+# Rows the engine has not processed since their content last changed (see ``settled_hash``).
+# One spelling for both databases; queries repeat it term for term so the planner matches them.
+UNSETTLED = "hash IS NOT NULL AND (settled_hash IS NULL OR settled_hash <> hash)"
+_UNSETTLED = text(UNSETTLED)
+_DELETED = text("deleted_at IS NOT NULL")
+_EMAIL = text("email_key IS NOT NULL")
+_PHONE = text("phone_key IS NOT NULL")
 
 
 class SnapshotContactRow(StoreModel, table=True):
@@ -41,6 +48,37 @@ class SnapshotContactRow(StoreModel, table=True):
             sqlite_where=_DIRTY_SQLITE,
             postgresql_where=_DIRTY_POSTGRES,
         ),
+        # The engine's indexes (migration 0003). Each is partial or leads with a column the
+        # listing queries never constrain, so none competes with the primary key (see above).
+        Index(
+            "ix_snapshot_contact_unsettled",
+            "pair_id",
+            "side",
+            "contact_id",
+            sqlite_where=_UNSETTLED,
+            postgresql_where=_UNSETTLED,
+        ),
+        Index(
+            "ix_snapshot_contact_deleted",
+            "pair_id",
+            "side",
+            sqlite_where=_DELETED,
+            postgresql_where=_DELETED,
+        ),
+        Index(
+            "ix_snapshot_contact_email_key",
+            "email_key",
+            "pair_id",
+            sqlite_where=_EMAIL,
+            postgresql_where=_EMAIL,
+        ),
+        Index(
+            "ix_snapshot_contact_phone_key",
+            "phone_key",
+            "pair_id",
+            sqlite_where=_PHONE,
+            postgresql_where=_PHONE,
+        ),
     )
 
     pair_id: str = Field(foreign_key="pair.id", ondelete="CASCADE", primary_key=True)
@@ -58,6 +96,17 @@ class SnapshotContactRow(StoreModel, table=True):
     dirty_reason: str | None = None
     dirty_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     parked_error: str | None = Field(default=None, sa_type=Text)
+    # Engine bookkeeping (migration 0003):
+    # ``settled_hash``: ``hash`` when the engine last finished processing the contact; a row
+    # whose hash differs (new, changed, or changed by an unfinished run) is diffed again.
+    settled_hash: str | None = None
+    # The normalised email / E.164 phone (copies of ``fields``), indexed for matching lookups.
+    email_key: str | None = None
+    phone_key: str | None = None
+    # Gone from a complete listing AND confirmed by a 404: the diff sees ``Absence.DELETED``.
+    deleted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # The survivor of a deleted peer: never matched or created again automatically.
+    retired_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class SnapshotNoteRow(StoreModel, table=True):
