@@ -166,16 +166,15 @@ def _refuse_constant(name: str) -> Any:
 
 
 def parse_json(raw: bytes) -> Any:
-    """Decode a request body; malformed JSON is a 400 as NestJS's body parser answers."""
+    """Decode a request body; malformed JSON is a 400 in the spec's ``BadRequestDTO`` shape
+    (``{statusCode, message}``: the DTO has no ``error`` key)."""
     if not raw.strip():
         return {}
     try:
         return json.loads(raw, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ApiError(
-            400,
-            f"Unexpected token in JSON at position {getattr(exc, 'pos', 0)}",
-            error="Bad Request",
+        raise bad_request(
+            f"Unexpected token in JSON at position {getattr(exc, 'pos', 0)}"
         ) from exc
 
 
