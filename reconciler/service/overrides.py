@@ -18,12 +18,13 @@ from reconciler.sides.base import CORE_FIELDS, SideName
 from reconciler.store import repo_audit, repo_links, repo_overrides, repo_pairs
 from reconciler.store.db import Store
 from reconciler.store.repo_links import Link
-from reconciler.store.tables import OverrideRow
+from reconciler.store.tables import NoteLinkRow, OverrideRow
 from reconciler.store.types import utcnow
 from reconciler.sync.model import OverrideScope
 from reconciler.sync.normalise import tag_key
 
 Clock = Callable[[], datetime]
+MAX_ID = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,8 @@ async def create_override(
             raise UnknownObjectError("no such pair", field="pairId")
         if request.link_id is not None:
             await _link_of_pair(s, request.link_id, request.pair_id)
+        if request.note_link_id is not None:
+            await _note_link_of_pair(s, request.note_link_id, request.pair_id, request.link_id)
         key = None
         if request.tag_name is not None:
             name = request.tag_name.strip()
@@ -129,6 +132,18 @@ async def _link_of_pair(s: AsyncSession, link_id: str, pair_id: str) -> Link:
     if link is None or link.pair_id != pair_id:
         raise UnknownObjectError("no such contact link in this pair", field="linkId")
     return link
+
+
+async def _note_link_of_pair(
+    s: AsyncSession, note_link_id: str, pair_id: str, link_id: str | None
+) -> None:
+    note_link = await s.get(NoteLinkRow, note_link_id) if 0 < len(note_link_id) <= MAX_ID else None
+    if (
+        note_link is None
+        or note_link.pair_id != pair_id
+        or (link_id is not None and note_link.link_id != link_id)
+    ):
+        raise UnknownObjectError("no such note link on this contact", field="noteLinkId")
 
 
 def _describe(row: OverrideRow) -> dict[str, object]:

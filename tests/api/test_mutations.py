@@ -223,17 +223,22 @@ async def test_override_create_list_delete(gql: Gql, seed: Seed, store: Store) -
         CREATE, {"input": {"pairId": pair, "scope": "TAG", "pin": "B", "tagName": " VIP "}}
     )
     assert tag["overrideCreate"]["override"]["tagKey"] == "vip"
+    note = await gql.data(
+        CREATE,
+        {"input": {"pairId": pair, "scope": "NOTE", "pin": "B", "noteLinkId": seed.note_link_id}},
+    )
+    assert note["overrideCreate"]["userErrors"] == []
     listed = await gql.data(LIST, {"pair": pair, "all": False})
-    assert listed["overrides"]["totalCount"] == 2
+    assert listed["overrides"]["totalCount"] == 3
     deleted = await gql.data(DELETE, {"input": {"id": override["id"]}}, role="operator")
     assert deleted["overrideDelete"]["deletedOverrideId"] == override["id"]
     assert deleted["overrideDelete"]["override"]["active"] is False
     again = await gql.data(DELETE, {"input": {"id": override["id"]}})
     assert again["overrideDelete"]["userErrors"][0]["code"] == "NOT_FOUND"
-    assert (await gql.data(LIST, {"pair": pair, "all": False}))["overrides"]["totalCount"] == 1
-    assert (await gql.data(LIST, {"pair": pair, "all": True}))["overrides"]["totalCount"] == 2
+    assert (await gql.data(LIST, {"pair": pair, "all": False}))["overrides"]["totalCount"] == 2
+    assert (await gql.data(LIST, {"pair": pair, "all": True}))["overrides"]["totalCount"] == 3
     kinds = await _audit_kinds(store)
-    assert kinds.count("override.created") == 2
+    assert kinds.count("override.created") == 3
     assert kinds.count("override.deleted") == 1
 
 
