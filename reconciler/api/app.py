@@ -33,6 +33,9 @@ from reconciler.store.db import Store
 from reconciler.store.types import utcnow
 
 
+MAX_BODY_BYTES = 1 << 20
+
+
 class _Router(GraphQLRouter[ApiContext, None]):
     def __init__(self, services: ApiServices, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
@@ -92,7 +95,15 @@ def create_app(
             if own_store:
                 await store.dispose()
 
-    app = FastAPI(title="reconciler", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="reconciler",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # The largest legitimate request is a bulk resolve of 100 ids: 1 MiB is generous, and
+        # a bigger body is refused (413) before anything reads it.
+        max_body_size=MAX_BODY_BYTES,
+    )
     router = _Router(
         services,
         context_getter=get_context,

@@ -128,6 +128,12 @@ async def test_malformed_requests_are_4xx_or_graphql_errors(gql: Gql, seed: Seed
         assert_no_leak(response.text, gql)
     get = await client.get("/graphql", params={"query": "{ viewer { name } }"}, headers=auth)
     assert get.status_code in (400, 405)
+    huge = await client.post(
+        "/graphql",
+        json={"query": "{ viewer { name } }", "variables": {"x": "y" * (2 << 20)}},
+        headers=auth,
+    )
+    assert huge.status_code == 413
 
 
 # ----------------------------------------------------------------------------------- fuzzing
