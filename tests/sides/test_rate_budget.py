@@ -12,15 +12,22 @@ from tests.sides.clocks import ManualClock
 
 
 def _headers(
-    *, max_: int = 2, remaining: int = 1, interval_ms: int = 10_000, daily: int = 1000, left: int
+    *,
+    max_: int = 2,
+    remaining: int | None = None,
+    interval_ms: int = 10_000,
+    daily: int = 1000,
+    left: int = 1000,
 ) -> dict[str, str]:
-    return {
+    headers = {
         "x-ratelimit-max": str(max_),
-        "x-ratelimit-remaining": str(remaining),
         "x-ratelimit-interval-milliseconds": str(interval_ms),
         "x-ratelimit-limit-daily": str(daily),
         "x-ratelimit-daily-remaining": str(left),
     }
+    if remaining is not None:
+        headers["x-ratelimit-remaining"] = str(remaining)
+    return headers
 
 
 async def _request(
@@ -35,7 +42,7 @@ async def _request(
 
 
 def test_rate_headers_parse_what_is_there() -> None:
-    parsed = RateHeaders.parse(_headers(left=5))
+    parsed = RateHeaders.parse(_headers(remaining=1, left=5))
     assert parsed == RateHeaders(
         max_requests=2, remaining=1, interval=10.0, daily_limit=1000, daily_remaining=5
     )
@@ -46,7 +53,7 @@ def test_rate_headers_parse_what_is_there() -> None:
 
 async def test_a_slot_is_held_until_an_interval_after_its_response() -> None:
     clock = ManualClock()
-    budget = RateBudget(clock=clock, daily_reserve=0)
+    budget = RateBudget(clock=clock, daily_reserve=0, smooth=False)
     sends = [await _request(budget, clock, _headers(left=999 - i)) for i in range(3)]
     assert budget.max_requests == 2
     assert budget.interval == 10.0
@@ -77,6 +84,29 @@ async def test_until_the_limits_are_known_one_request_at_a_time() -> None:
     assert order == ["probe sent", "probe answered", "follower sent"]
 
 
+async def test_the_servers_count_frees_a_slot_before_its_hold_ends() -> None:
+    clock = ManualClock()
+    budget = RateBudget(clock=clock, daily_reserve=0, max_requests=2, interval=10, smooth=False)
+    async with budget.slot() as first:  # sent at 0, answered at 0.5: held until 10.52
+        clock.t = 0.5
+        first.observe(_headers(max_=2, remaining=1))
+    clock.t = 10.25
+    async with budget.slot() as second:
+        clock.t = 10.3
+        # When it arrived the server had let the first one go: only this one counts.
+        second.observe(_headers(max_=2, remaining=1))
+    assert await _request(budget, clock, _headers(max_=2, remaining=0)) == 10.3
+
+
+async def test_sends_are_spread_over_the_window() -> None:
+    clock = ManualClock()
+    budget = RateBudget(clock=clock, daily_reserve=0, max_requests=100, interval=10.0)
+    sends = [await _request(budget, clock, _headers(max_=100), latency=0.0) for _ in range(30)]
+    # A burst of a tenth of the window, then one per interval/Max (0.1 s).
+    assert sends[:10] == [0.0] * 10
+    assert sends[10:] == pytest.approx([0.1 * k for k in range(1, 21)])
+
+
 async def test_a_pause_holds_every_sender() -> None:
     clock = ManualClock()
     budget = RateBudget(clock=clock, daily_reserve=0, max_requests=10, interval=1.0)
@@ -90,7 +120,7 @@ async def test_someone_elses_requests_take_room_in_the_window() -> None:
     budget = RateBudget(clock=clock, daily_reserve=0)
     # Max 3; the server counts 3 (ours plus two foreign) after our first request.
     await _request(budget, clock, _headers(max_=3, remaining=0, left=100))
-    second = await _request(budget, clock, _headers(max_=3, remaining=2, left=99))
+    second = await _request(budget, clock, _headers(max_=3, remaining=0, left=99))
     assert second > 10.0  # no room until the foreign requests have left the window
 
 

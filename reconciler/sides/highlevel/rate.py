@@ -14,10 +14,12 @@ with 10 s windows and 50 ms responses, 99.5 % of the permitted rate. Sends are a
 evenly (one per ``interval / Max`` on average, short bursts allowed), so that slots do not
 all free up at once and come back as bursts that a few concurrent callers cannot keep up with.
 
-Other clients of the same app and location spend the same budget: when a response's
-``Remaining`` says fewer are left than our own slots explain, the difference is held as
-"foreign" slots for one interval. Until the first response tells the limits, one request at a
-time is sent (a probe), so a budget that is already spent is never hit by a burst.
+Each response's ``Remaining`` then tightens the picture (see ``_reconcile``): slots the server
+has already let go are freed early (which wins back most of that latency), and when fewer are
+left than our own slots explain, the difference (other processes of the same app spending the
+same location's budget) is held as "foreign" slots for one interval. Until the first response
+tells the limits, one request at a time is sent (a probe), so a budget that is already spent
+is never hit by a burst.
 
 The daily budget keeps a reserve (for people and other tools working on that location; by
 default 2.5 % of the daily limit, or an absolute count): once the estimate of what is left
@@ -68,9 +70,10 @@ class RateHeaders:
 class Slot:
     """One request's hold on the budget; tell it the response's headers."""
 
-    __slots__ = ("headers",)
+    __slots__ = ("headers", "sent_at")
 
-    def __init__(self) -> None:
+    def __init__(self, sent_at: float) -> None:
+        self.sent_at = sent_at
         self.headers: RateHeaders | None = None
 
     def observe(self, headers: Mapping[str, str]) -> None:
@@ -88,6 +91,7 @@ class RateBudget:
         clock: Clock | None = None,
         max_requests: int | None = None,
         interval: float | None = None,
+        smooth: bool = True,
         name: str = "highlevel",
     ) -> None:
         if daily_reserve is not None and daily_reserve < 0:
@@ -104,6 +108,7 @@ class RateBudget:
         self._done: deque[float] = deque()  # completion times of our requests, ascending
         self._foreign: deque[float] = deque()  # expiry times of others' requests
         self._paused_until = 0.0
+        self._smooth = smooth
         self._tat = 0.0  # smoothing: theoretical time of the next send
         self._changed = asyncio.Event()
         self.daily_limit: int | None = None
@@ -148,11 +153,11 @@ class RateBudget:
     async def slot(self) -> AsyncIterator[Slot]:
         """Wait for room, hold it for one request, and learn from its response."""
         await self._acquire()
-        slot = Slot()
+        slot = Slot(self._clock.monotonic())
         try:
             yield slot
         finally:
-            self._release(slot.headers)
+            self._release(slot)
 
     def pause(self, seconds: float) -> None:
         """Send nothing for ``seconds`` (a 429 told us to back off)."""
@@ -171,7 +176,7 @@ class RateBudget:
             else:
                 held = self._in_flight + len(self._done) + len(self._foreign)
                 room = held < self._max
-            if room and self._max is not None:
+            if room and self._smooth and self._max is not None:
                 # Smoothing (GCRA): on average one send per interval/Max, bursts of a tenth
                 # of the window at most. Without it, slots freed together are re-spent in a
                 # burst that outruns the callers' concurrency, and the queueing delay of
@@ -213,17 +218,17 @@ class RateBudget:
                 side=self.name,
             )
 
-    def _release(self, headers: RateHeaders | None) -> None:
+    def _release(self, slot: Slot) -> None:
         now = self._clock.monotonic()
         self._in_flight -= 1
         self._done.append(now)
-        if headers is not None:
-            self._learn(headers, now)
+        if slot.headers is not None:
+            self._learn(slot.headers, now, slot.sent_at)
         # Wake everyone waiting on a completion; they re-check under the new state.
         self._changed.set()
         self._changed = asyncio.Event()
 
-    def _learn(self, headers: RateHeaders, now: float) -> None:
+    def _learn(self, headers: RateHeaders, now: float, sent_at: float) -> None:
         if headers.max_requests is not None:
             self._max = headers.max_requests
         if headers.interval is not None:
@@ -234,12 +239,42 @@ class RateBudget:
             self._learn_daily(headers.daily_remaining, now)
         if headers.remaining is not None and self._max is not None:
             self._expire(now)
-            counted_by_server = self._max - headers.remaining
-            ours = self._in_flight + len(self._done)
-            # Our slots outlast the server's count of them, so any excess is someone else's.
-            missing = counted_by_server - ours - len(self._foreign)
-            for _ in range(max(0, missing)):
-                self._foreign.append(now + self._hold())
+            self._reconcile(self._max - headers.remaining, now, sent_at)
+
+    def _reconcile(self, counted: int, now: float, sent_at: float) -> None:
+        """Match the finished slots we hold to what the server says its window holds.
+
+        ``counted`` is the server's window when this request arrived, this request included
+        ("remaining" after it). Since then, at most the requests answered after this one was
+        sent, and those still in flight, can have joined it; in-flight ones hold their slots
+        anyway. So holding ``counted`` plus the later answered ones as finished slots is
+        enough, and keeping the latest-expiring ones keeps every future window covered. Holding
+        more means the server already let the oldest go, and so do we: after a pause or a slow
+        spell, slots come back as soon as the server says so. And when the server counts more
+        than all we hold, the rest are someone else's requests (another process of this app
+        spending the same location's budget), held for one interval.
+        """
+        answered_later = 0
+        for done_at in reversed(self._done):
+            if done_at <= sent_at:
+                break
+            answered_later += 1
+        # Safe upper bound of the finished requests the server may still count (see above).
+        need = counted + answered_later - 1  # this one is in both
+        surplus = len(self._done) + len(self._foreign) - need
+        while surplus > 0 and (self._done or self._foreign):
+            oldest_done = self._done[0] + self._hold() if self._done else None
+            if oldest_done is not None and (not self._foreign or oldest_done <= self._foreign[0]):
+                self._done.popleft()
+            else:
+                self._foreign.popleft()
+            surplus -= 1
+        # Everything the server counts beyond all we hold is someone else's. (A heuristic: the
+        # in-flight requests it already counted are subtracted, as they must be, but so are
+        # those it did not count yet, so a little foreign traffic can go unseen.)
+        missing = counted - self._in_flight - len(self._done) - len(self._foreign)
+        for _ in range(max(0, missing)):
+            self._foreign.append(now + self._hold())
 
     def _learn_daily(self, remaining: int, now: float) -> None:
         # Requests still in flight may or may not be in this count: assume they are not.
