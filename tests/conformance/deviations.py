@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from tests.conformance.messages import Problem
 from tests.conformance.spec import COMMON, CONTACTS, CONTACTS_2025, OAUTH, ref
@@ -52,7 +53,7 @@ class UntypedResponse(Deviation):
     """A documented status whose answer the spec leaves untyped: validated against ``bodies``."""
 
     operation: str
-    bodies: Mapping[int, str]
+    bodies: Mapping[int, str | dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,30 @@ UNTYPED_RESPONSES: tuple[UntypedResponse, ...] = (
             200: ref(CONTACTS_2025, "SearchContactSuccessResponseDto"),
             400: BAD_REQUEST,
             401: UNAUTHORIZED,
+        },
+    ),
+    UntypedResponse(
+        key="duplicate-untyped",
+        reason="GET /contacts/search/duplicate documents its 200 with no content in either "
+        "spec. The answer is {contact}: the matching contact as GetContectByIdSchema documents "
+        "it (the record get-contact answers), or null when there is none.",
+        evidence="contacts.json get-duplicate-contact: summary 'Get Duplicate Contact', 200 "
+        "without content; GetContectByIdSchema.",
+        operation="get-duplicate-contact",
+        bodies={
+            200: {
+                "type": "object",
+                "properties": {
+                    "contact": {
+                        "anyOf": [
+                            {"$ref": ref(CONTACTS, "GetContectByIdSchema")},
+                            {"enum": [None]},
+                        ]
+                    }
+                },
+                "required": ["contact"],
+                "additionalProperties": False,
+            }
         },
     ),
 )

@@ -92,9 +92,11 @@ def _registry() -> Registry:
     return Registry().with_resources(resources)
 
 
-def schema_errors(schema_ref: str, value: Any) -> Iterator[ValidationError]:
-    """Every way ``value`` breaks the named schema (an OpenAPI 3.0 schema object)."""
-    validator = OAS30Validator({"$ref": schema_ref}, registry=_registry())
+def schema_errors(schema: str | dict[str, Any], value: Any) -> Iterator[ValidationError]:
+    """Every way ``value`` breaks a schema: a ``file#/pointer`` reference to a named one, or a
+    schema object built from such references (OpenAPI 3.0 dialect)."""
+    root = {"$ref": schema} if isinstance(schema, str) else schema
+    validator = OAS30Validator(root, registry=_registry())
     yield from validator.iter_errors(value)
 
 

@@ -254,11 +254,11 @@ class Conformance:
         subset = {k: problem.instance[k] for k in problem.extras}
         return schema_problems("schema", schema_errors(extra.typed_by, subset))
 
-    def _body_against(self, schema_ref: str, response: httpx.Response) -> list[Problem]:
+    def _body_against(self, schema: str | dict[str, Any], response: httpx.Response) -> list[Problem]:
         body = _json(response)
         if body is None:
             return [Problem("schema", f"not JSON: {response.text[:120]!r}")]
-        return schema_problems("schema", schema_errors(schema_ref, body))
+        return schema_problems("schema", schema_errors(schema, body))
 
     def _error_basics(self, response: httpx.Response) -> list[Problem]:
         """Every JSON error names its status and says what went wrong (HIGHLEVEL.md, 'Errors')."""
