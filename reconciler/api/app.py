@@ -32,7 +32,6 @@ from reconciler.service.keys import Principal, authenticate, bearer_token
 from reconciler.store.db import Store
 from reconciler.store.types import utcnow
 
-
 MAX_BODY_BYTES = 1 << 20
 
 

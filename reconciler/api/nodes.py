@@ -18,7 +18,7 @@ from strawberry.scalars import JSON
 from reconciler.api.context import ApiInfo
 from reconciler.api.ids import decode_id, encode_id
 from reconciler.api.loaders import held, now_or_later
-from reconciler.api.pagination import Connection, connection, page_size, scalar_key
+from reconciler.api.pagination import Connection, connection, scalar_key, window
 from reconciler.api.values import (
     ActionCount,
     ConflictDiff,
@@ -657,26 +657,26 @@ class Plan(Node):
 
     @strawberry.field
     async def actions(
-        self, info: ApiInfo, first: int | None = None, after: str | None = None
+        self,
+        info: ApiInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[PlanAction]:
-        limit = page_size(first)
-        after_seq = scalar_key(after, int)
-        store = info.context.store
-        async with store.session() as s:
-            page = await repo_console.page_plan_actions(
-                s, self.row.id, limit=limit, after_seq=after_seq
-            )
+        wanted = window(first, after, last, before, lambda cursor: scalar_key(cursor, int))
+        async with info.context.store.session() as s:
+            page = await repo_console.page_plan_actions(s, self.row.id, wanted)
 
         async def count() -> int:
             return sum((await info.context.loaders.plan_counts.load(self.row.id)).values())
 
         return connection(
-            page.rows,
-            has_more=page.has_more,
+            page,
+            wanted,
             node=lambda row: PlanAction(row=row),
             key=lambda row: [row.seq],
             count=count,
-            after=after,
         )
 
 

@@ -1,4 +1,5 @@
-"""Keyset-cursor connections (Relay): ``first``/``after``, at most 100 per page.
+"""Keyset-cursor connections (Relay): ``first``/``after`` or ``last``/``before``, at most
+100 per page.
 
 A cursor is the opaque base64 of the sort key of the row it stands for (e.g. detection time
 and id), so "the page after this cursor" is an index range scan whatever the depth, and rows
@@ -17,6 +18,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from reconciler.api.errors import bad_input
+from reconciler.store.repo_console import Page, Window
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -117,25 +119,43 @@ def scalar_key(cursor: str | None, kind: type[str] | type[int]) -> Any:
     return value[0]
 
 
+def window(
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    key: Callable[[str | None], Any],
+) -> Window:
+    """The rows asked for: ``first``/``after`` forward, or ``last``/``before`` backward."""
+    backward = last is not None or before is not None
+    if backward and (first is not None or after is not None):
+        raise bad_input("page forward (first, after) or backward (last, before), not both")
+    return Window(
+        limit=page_size(last if backward else first),
+        after=key(after),
+        before=key(before),
+        backward=backward,
+    )
+
+
 def connection(
-    rows: Sequence[Any],
+    page: Page,
+    window: Window,
     *,
-    has_more: bool,
     node: Callable[[Any], N],
     key: Callable[[Any], Sequence[Any]],
     count: Callable[[], Awaitable[int]],
-    after: str | None,
 ) -> Connection[N]:
-    edges = [Edge(cursor=encode_cursor(key(row)), node=node(row)) for row in rows]
+    edges = [Edge(cursor=encode_cursor(key(row)), node=node(row)) for row in page.rows]
+    # Only the direction of travel is looked up; the other answers false, as Relay allows
+    # when it cannot be told cheaply.
     return Connection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=has_more,
-            # Forward paging only: whether rows precede ``after`` is not looked up (Relay
-            # allows answering false when paging forward).
-            has_previous_page=False,
+            has_next_page=page.has_more and not window.backward,
+            has_previous_page=page.has_more and window.backward,
             start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else after,
+            end_cursor=edges[-1].cursor if edges else None,
         ),
         count_rows=count,
     )

@@ -23,10 +23,10 @@ from reconciler.api.nodes import (
 from reconciler.api.pagination import (
     Connection,
     connection,
-    page_size,
     scalar_key,
     time_int_key,
     time_key,
+    window,
 )
 from reconciler.store import repo_console
 from reconciler.store.repo_console import ConflictFilter, LinkFilter
@@ -80,25 +80,29 @@ class Query:
 
     @strawberry.field
     async def pairs(
-        self, info: ApiInfo, first: int | None = None, after: str | None = None
+        self,
+        info: ApiInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Pair]:
         require(info, ApiKeyRole.VIEWER)
-        limit = page_size(first)
+        wanted = window(first, after, last, before, lambda c: scalar_key(c, str))
         store = info.context.store
         async with store.session() as s:
-            page = await repo_console.page_pairs(s, limit=limit, after=scalar_key(after, str))
+            page = await repo_console.page_pairs(s, wanted)
 
         async def count() -> int:
             async with store.session() as s:
                 return await repo_console.count_pairs(s)
 
         return connection(
-            page.rows,
-            has_more=page.has_more,
+            page,
+            wanted,
             node=Pair.of,
             key=lambda row: [row.name],
             count=count,
-            after=after,
         )
 
     @strawberry.field
@@ -112,10 +116,11 @@ class Query:
         status: LinkStatus | None = LinkStatus.ACTIVE,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[ContactLink]:
         require(info, ApiKeyRole.VIEWER)
-        limit = page_size(first)
-        cursor = time_key(after)
+        wanted = window(first, after, last, before, time_key)
         raw_pair = _raw_id(pair_id, "Pair", "pairId")
         if search is not None and len(search) > MAX_SEARCH:
             raise bad_input(f"search is at most {MAX_SEARCH} characters")
@@ -138,7 +143,7 @@ class Query:
         )
         store = info.context.store
         async with store.session() as s:
-            page = await repo_console.page_links(s, where, limit=limit, after=cursor)
+            page = await repo_console.page_links(s, where, wanted)
         await prefetch.links(info.context.loaders, page.rows, prefetch.selected_names(info))
 
         async def count() -> int:
@@ -146,12 +151,11 @@ class Query:
                 return await repo_console.count_links(s, where)
 
         return connection(
-            page.rows,
-            has_more=page.has_more,
+            page,
+            wanted,
             node=ContactLink.of,
             key=lambda link: [link.created_at, link.id],
             count=count,
-            after=after,
         )
 
     @strawberry.field
@@ -164,11 +168,12 @@ class Query:
         contact_id: strawberry.ID | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Conflict]:
         """Newest detected first. ``contactId`` is a ContactLink id."""
         require(info, ApiKeyRole.VIEWER)
-        limit = page_size(first)
-        cursor = time_key(after)
+        wanted = window(first, after, last, before, time_key)
         where = ConflictFilter(
             pair_id=_raw_id(pair_id, "Pair", "pairId"),
             status=status.value if status is not None else None,
@@ -177,7 +182,7 @@ class Query:
         )
         store = info.context.store
         async with store.session() as s:
-            page = await repo_console.page_conflicts(s, where, limit=limit, after=cursor)
+            page = await repo_console.page_conflicts(s, where, wanted)
         await prefetch.conflicts(info, page.rows)
 
         async def count() -> int:
@@ -185,12 +190,11 @@ class Query:
                 return await repo_console.count_conflicts(s, where)
 
         return connection(
-            page.rows,
-            has_more=page.has_more,
+            page,
+            wanted,
             node=Conflict.of,
             key=lambda row: [row.detected_at, row.id],
             count=count,
-            after=after,
         )
 
     @strawberry.field
@@ -207,27 +211,27 @@ class Query:
         pair_id: strawberry.ID | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Run]:
         """Newest first."""
         require(info, ApiKeyRole.VIEWER)
-        limit = page_size(first)
-        cursor = time_key(after)
+        wanted = window(first, after, last, before, time_key)
         raw_pair = _raw_id(pair_id, "Pair", "pairId")
         store = info.context.store
         async with store.session() as s:
-            page = await repo_console.page_runs(s, raw_pair, limit=limit, after=cursor)
+            page = await repo_console.page_runs(s, raw_pair, wanted)
 
         async def count() -> int:
             async with store.session() as s:
                 return await repo_console.count_runs(s, raw_pair)
 
         return connection(
-            page.rows,
-            has_more=page.has_more,
+            page,
+            wanted,
             node=Run.of,
             key=lambda row: [row.started_at, row.id],
             count=count,
-            after=after,
         )
 
     @strawberry.field
@@ -245,16 +249,17 @@ class Query:
         include_deleted: bool = False,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Override]:
         """Newest first."""
         require(info, ApiKeyRole.VIEWER)
-        limit = page_size(first)
-        cursor = time_key(after)
+        wanted = window(first, after, last, before, time_key)
         raw_pair = _raw_id(pair_id, "Pair", "pairId")
         store = info.context.store
         async with store.session() as s:
             page = await repo_console.page_overrides(
-                s, raw_pair, include_deleted=include_deleted, limit=limit, after=cursor
+                s, raw_pair, wanted, include_deleted=include_deleted
             )
 
         async def count() -> int:
@@ -264,12 +269,11 @@ class Query:
                 )
 
         return connection(
-            page.rows,
-            has_more=page.has_more,
+            page,
+            wanted,
             node=Override.of,
             key=lambda row: [row.created_at, row.id],
             count=count,
-            after=after,
         )
 
     @strawberry.field
@@ -281,18 +285,19 @@ class Query:
         subject: str | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[AuditEvent]:
         """Newest first. ``subject`` is the raw id an event is about (a conflict id, ...)."""
         require(info, ApiKeyRole.VIEWER)
-        limit = page_size(first)
-        cursor = time_int_key(after)
+        wanted = window(first, after, last, before, time_int_key)
         raw_pair = _raw_id(pair_id, "Pair", "pairId")
         if (kind and len(kind) > MAX_SEARCH) or (subject and len(subject) > MAX_SEARCH):
             raise bad_input(f"kind and subject are at most {MAX_SEARCH} characters")
         store = info.context.store
         async with store.session() as s:
             page = await repo_console.page_audit_events(
-                s, pair_id=raw_pair, kind=kind, subject=subject, limit=limit, after=cursor
+                s, wanted, pair_id=raw_pair, kind=kind, subject=subject
             )
 
         async def count() -> int:
@@ -302,10 +307,9 @@ class Query:
                 )
 
         return connection(
-            page.rows,
-            has_more=page.has_more,
+            page,
+            wanted,
             node=AuditEvent.of,
             key=lambda row: [row.at, row.id],
             count=count,
-            after=after,
         )

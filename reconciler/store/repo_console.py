@@ -270,10 +270,49 @@ class Page:
     has_more: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Which rows of an ordered list: up to ``limit`` rows after the ``after`` key (forward),
+    or the ``limit`` rows just before the ``before`` key (backward); list order either way.
+    Keys are a row's sort key: (time, id) for newest-first lists, one value for the others.
+    ``Page.has_more`` then says whether more rows follow in the direction of travel."""
+
+    limit: int
+    after: Any = None
+    before: Any = None
+    backward: bool = False  # ``last``: from the end of the list (or from ``before``)
+
+
 async def _page(s: AsyncSession, query: Select[Any], limit: int, *, scalars: bool = True) -> Page:
     result = await s.execute(query.limit(limit + 1).execution_options(populate_existing=True))
     rows = list(result.scalars()) if scalars else list(result)
     return Page(rows=rows[:limit], has_more=len(rows) > limit)
+
+
+async def _newest_first(
+    s: AsyncSession, query: Select[Any], at: Any, key: Any, window: Window, *, scalars: bool = True
+) -> Page:
+    if window.backward:
+        # The rows just newer than ``before`` (or the oldest), read oldest first, turned round.
+        if window.before is not None:
+            at_value, key_value = window.before
+            query = query.where(or_(at > at_value, and_(at == at_value, key > key_value)))
+        page = await _page(s, query.order_by(at.asc(), key.asc()), window.limit, scalars=scalars)
+        return Page(rows=page.rows[::-1], has_more=page.has_more)
+    if window.after is not None:
+        query = query.where(before_key(at, key, window.after))
+    return await _page(s, query.order_by(at.desc(), key.desc()), window.limit, scalars=scalars)
+
+
+async def _ascending(s: AsyncSession, query: Select[Any], key: Any, window: Window) -> Page:
+    if window.backward:
+        if window.before is not None:
+            query = query.where(key < window.before)
+        page = await _page(s, query.order_by(key.desc()), window.limit)
+        return Page(rows=page.rows[::-1], has_more=page.has_more)
+    if window.after is not None:
+        query = query.where(key > window.after)
+    return await _page(s, query.order_by(key), window.limit)
 
 
 async def _count(s: AsyncSession, table: Any, filters: Sequence[ColumnElement[bool]]) -> int:
@@ -300,19 +339,10 @@ class ConflictFilter:
         return out
 
 
-async def page_conflicts(
-    s: AsyncSession, where: ConflictFilter, *, limit: int, after: tuple[datetime, str] | None
-) -> Page:
+async def page_conflicts(s: AsyncSession, where: ConflictFilter, window: Window) -> Page:
     """Newest detected first."""
-    filters = where.clauses()
-    if after is not None:
-        filters.append(before_key(_CONFLICT.c.detected_at, _CONFLICT.c.id, after))
-    query = (
-        select(ConflictRow)
-        .where(*filters)
-        .order_by(_CONFLICT.c.detected_at.desc(), _CONFLICT.c.id.desc())
-    )
-    return await _page(s, query, limit)
+    query = select(ConflictRow).where(*where.clauses())
+    return await _newest_first(s, query, _CONFLICT.c.detected_at, _CONFLICT.c.id, window)
 
 
 async def count_conflicts(s: AsyncSession, where: ConflictFilter) -> int:
@@ -406,15 +436,10 @@ def _has_key(document: Any, key: str) -> ColumnElement[bool]:
     return value.is_not(None)
 
 
-async def page_links(
-    s: AsyncSession, where: LinkFilter, *, limit: int, after: tuple[datetime, str] | None
-) -> Page:
+async def page_links(s: AsyncSession, where: LinkFilter, window: Window) -> Page:
     """Newest linked first."""
-    filters = _link_clauses(where)
-    if after is not None:
-        filters.append(before_key(_LINK.c.created_at, _LINK.c.id, after))
-    query = select(_LINK).where(*filters).order_by(_LINK.c.created_at.desc(), _LINK.c.id.desc())
-    page = await _page(s, query, limit, scalars=False)
+    query = select(_LINK).where(*_link_clauses(where))
+    page = await _newest_first(s, query, _LINK.c.created_at, _LINK.c.id, window, scalars=False)
     return Page(rows=[link_of(row) for row in page.rows], has_more=page.has_more)
 
 
@@ -422,16 +447,12 @@ async def count_links(s: AsyncSession, where: LinkFilter) -> int:
     return await _count(s, _LINK, _link_clauses(where))
 
 
-async def page_runs(
-    s: AsyncSession, pair_id: str | None, *, limit: int, after: tuple[datetime, str] | None
-) -> Page:
-    filters: list[ColumnElement[bool]] = []
+async def page_runs(s: AsyncSession, pair_id: str | None, window: Window) -> Page:
+    """Newest started first."""
+    query = select(RunRow)
     if pair_id is not None:
-        filters.append(_RUN.c.pair_id == pair_id)
-    if after is not None:
-        filters.append(before_key(_RUN.c.started_at, _RUN.c.id, after))
-    query = select(RunRow).where(*filters).order_by(_RUN.c.started_at.desc(), _RUN.c.id.desc())
-    return await _page(s, query, limit)
+        query = query.where(_RUN.c.pair_id == pair_id)
+    return await _newest_first(s, query, _RUN.c.started_at, _RUN.c.id, window)
 
 
 async def count_runs(s: AsyncSession, pair_id: str | None) -> int:
@@ -448,22 +469,11 @@ def _override_clauses(pair_id: str | None, include_deleted: bool) -> list[Column
 
 
 async def page_overrides(
-    s: AsyncSession,
-    pair_id: str | None,
-    *,
-    include_deleted: bool,
-    limit: int,
-    after: tuple[datetime, str] | None,
+    s: AsyncSession, pair_id: str | None, window: Window, *, include_deleted: bool
 ) -> Page:
-    filters = _override_clauses(pair_id, include_deleted)
-    if after is not None:
-        filters.append(before_key(_OVERRIDE.c.created_at, _OVERRIDE.c.id, after))
-    query = (
-        select(OverrideRow)
-        .where(*filters)
-        .order_by(_OVERRIDE.c.created_at.desc(), _OVERRIDE.c.id.desc())
-    )
-    return await _page(s, query, limit)
+    """Newest created first."""
+    query = select(OverrideRow).where(*_override_clauses(pair_id, include_deleted))
+    return await _newest_first(s, query, _OVERRIDE.c.created_at, _OVERRIDE.c.id, window)
 
 
 async def count_overrides(s: AsyncSession, pair_id: str | None, *, include_deleted: bool) -> int:
@@ -485,18 +495,15 @@ def _audit_clauses(
 
 async def page_audit_events(
     s: AsyncSession,
+    window: Window,
     *,
     pair_id: str | None,
     kind: str | None,
     subject: str | None,
-    limit: int,
-    after: tuple[datetime, int] | None,
 ) -> Page:
-    filters = _audit_clauses(pair_id, kind, subject)
-    if after is not None:
-        filters.append(before_key(_AUDIT.c.at, _AUDIT.c.id, after))
-    query = select(AuditEventRow).where(*filters).order_by(_AUDIT.c.at.desc(), _AUDIT.c.id.desc())
-    return await _page(s, query, limit)
+    """Newest first."""
+    query = select(AuditEventRow).where(*_audit_clauses(pair_id, kind, subject))
+    return await _newest_first(s, query, _AUDIT.c.at, _AUDIT.c.id, window)
 
 
 async def count_audit_events(
@@ -505,15 +512,10 @@ async def count_audit_events(
     return await _count(s, _AUDIT, _audit_clauses(pair_id, kind, subject))
 
 
-async def page_plan_actions(
-    s: AsyncSession, plan_id: str, *, limit: int, after_seq: int | None
-) -> Page:
+async def page_plan_actions(s: AsyncSession, plan_id: str, window: Window) -> Page:
     """A plan's actions in their order (by ``seq``)."""
-    filters = [_ACTION.c.plan_id == plan_id]
-    if after_seq is not None:
-        filters.append(_ACTION.c.seq > after_seq)
-    query = select(PlanActionRow).where(*filters).order_by(_ACTION.c.seq)
-    return await _page(s, query, limit)
+    query = select(PlanActionRow).where(_ACTION.c.plan_id == plan_id)
+    return await _ascending(s, query, _ACTION.c.seq, window)
 
 
 async def plan_action_counts(
@@ -531,12 +533,9 @@ async def plan_action_counts(
     return out
 
 
-async def page_pairs(s: AsyncSession, *, limit: int, after: str | None) -> Page:
+async def page_pairs(s: AsyncSession, window: Window) -> Page:
     """Pairs by name."""
-    query = select(PairRow)
-    if after is not None:
-        query = query.where(_PAIR.c.name > after)
-    return await _page(s, query.order_by(_PAIR.c.name), limit)
+    return await _ascending(s, select(PairRow), _PAIR.c.name, window)
 
 
 async def count_pairs(s: AsyncSession) -> int:

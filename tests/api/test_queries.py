@@ -317,3 +317,49 @@ async def test_page_size_above_100_is_a_graphql_error(gql: Gql, seed: Seed) -> N
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     body = await gql('{ conflicts(pairId: "bm9wZQ==") { totalCount } }')
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+BACKWARD = """
+query($last: Int, $before: String) { conflicts(last: $last, before: $before) {
+  pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  edges { cursor node { id detectedAt } } } }
+"""
+
+
+async def test_backward_paging_with_last_and_before(gql: Gql, seed: Seed) -> None:
+    forward = await gql.data(CONFLICTS, {"first": 100})
+    order = [e["node"]["id"] for e in forward["conflicts"]["edges"]]
+    # The last two of the list (the oldest), in list order (newest first).
+    tail = await gql.data(BACKWARD, {"last": 2})
+    page = tail["conflicts"]
+    assert [e["node"]["id"] for e in page["edges"]] == order[-2:]
+    assert page["pageInfo"]["hasPreviousPage"] is True
+    assert page["pageInfo"]["hasNextPage"] is False
+    # Walking backward from there covers the rest, without gaps or repeats.
+    seen = [e["node"]["id"] for e in page["edges"]]
+    before = page["pageInfo"]["startCursor"]
+    while True:
+        more = (await gql.data(BACKWARD, {"last": 2, "before": before}))["conflicts"]
+        seen = [e["node"]["id"] for e in more["edges"]] + seen
+        if not more["pageInfo"]["hasPreviousPage"]:
+            break
+        before = more["pageInfo"]["startCursor"]
+    assert seen == order
+    pairs = await gql.data("{ pairs(last: 1) { nodes { name } pageInfo { hasPreviousPage } } }")
+    assert pairs["pairs"] == {"nodes": [{"name": "second"}], "pageInfo": {"hasPreviousPage": True}}
+    actions = await gql.data(
+        "query($id: ID!) { plan(id: $id) { actions(last: 1) { nodes { seq } } } }",
+        {"id": gid("Plan", seed.plan_id)},
+    )
+    assert actions["plan"]["actions"]["nodes"] == [{"seq": 2}]
+
+
+async def test_paging_both_ways_at_once_is_refused(gql: Gql, seed: Seed) -> None:
+    body = await gql("{ conflicts(first: 2, last: 2) { totalCount } }")
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    forward = await gql.data(CONFLICTS, {"first": 1})
+    cursor = forward["conflicts"]["pageInfo"]["endCursor"]
+    body = await gql(
+        "query($c: String) { runs(after: $c, before: $c) { totalCount } }", {"c": cursor}
+    )
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
