@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from reconciler.errors import AuthError
+from reconciler.errors import AuthError, FatalRunError
 from reconciler.sandbox.clock import Clock as SandboxClock
 from reconciler.sandbox.config import READ_SCOPE
 from reconciler.sandbox.state import Sandbox
@@ -66,8 +66,12 @@ class RecordingStore(MemoryTokenStore):
     def __init__(self, wire: Wire) -> None:
         super().__init__()
         self._wire = wire
+        self.failures_to_come = 0
 
     async def save(self, tokens: OAuthTokens) -> None:
+        if self.failures_to_come:
+            self.failures_to_come -= 1
+            raise OSError("disk full")
         self._wire.events.append(("save", tokens.access_token))
         await super().save(tokens)
 
@@ -206,6 +210,27 @@ async def test_new_tokens_are_saved_before_they_are_used() -> None:
         events = rig.wire.events
         assert events.index(("save", new)) < events.index(("request", new))
         assert ("request", rig.first.access_token) in events
+
+
+async def test_tokens_the_store_refused_are_saved_before_any_use() -> None:
+    async with oauth_rig(2) as rig:
+        side, session = rig.side()
+        contact_id = rig.sandbox.contacts(rig.location)[0]["id"]
+        rig.sandbox.clock.advance(TTL + 1)
+        rig.store.failures_to_come = 1
+        with pytest.raises(FatalRunError, match="could not save the rotated OAuth tokens"):
+            await side.get_contact(contact_id)
+        assert {token for kind, token in rig.wire.events if kind == "request"} == {
+            rig.first.access_token
+        }
+        await side.get_contact(contact_id)  # saved first, then used; no second refresh
+        stored = await rig.store.load(rig.location)
+        assert stored is not None
+        assert stored.refresh_token != rig.first.refresh_token
+        new = stored.access_token
+        assert rig.wire.events[-2:] == [("save", new), ("request", new)]
+        assert session.refreshes == 1
+        assert rig.wire.refresh_tokens_sent == [rig.first.refresh_token]
 
 
 async def test_concurrent_401s_collapse_into_one_refresh() -> None:

@@ -6,7 +6,9 @@ must happen once per expiry, however many requests notice it at the same moment:
 - one ``asyncio.Lock`` per session; whoever holds it checks first whether the token it saw
   rejected is still the current one ("already refreshed": then it just takes the new one);
 - the new pair is saved through the ``TokenStore`` BEFORE the new access token is used, so a
-  crash after the refresh never leaves us holding only a dead refresh token;
+  crash after the refresh never leaves us holding only a dead refresh token; if the store
+  fails, the pair is kept in memory, ``FatalRunError`` is raised, and the next call saves it
+  before anything else (the old refresh token is spent: never refresh again with it);
 - a refresh refused by the server (400/401/403/422, e.g. "Location is not active") raises
   ``AuthError``; a transient failure (5xx, timeout) raises ``RetriableError``.
 """
@@ -20,7 +22,7 @@ from typing import Protocol
 
 import httpx
 
-from reconciler.errors import AuthError, RetriableError
+from reconciler.errors import AuthError, FatalRunError, RetriableError
 from reconciler.sides import labels
 from reconciler.sides.highlevel.clock import Clock, SystemClock
 from reconciler.sides.highlevel.tokens import OAuthApp, OAuthTokens, TokenStore
@@ -89,6 +91,7 @@ class OAuthSession:
         self._skew = refresh_skew
         self._user_type = user_type
         self._tokens: OAuthTokens | None = None
+        self._unsaved: OAuthTokens | None = None
         self._lock = asyncio.Lock()
         self._refreshes = 0
 
@@ -104,6 +107,9 @@ class OAuthSession:
         return self._tokens.scopes if self._tokens is not None else frozenset()
 
     async def bearer(self) -> str:
+        if self._unsaved is not None:
+            async with self._lock:
+                await self._save_unsaved()
         tokens = self._tokens or await self._load()
         if tokens.expires_at - self._skew <= self._clock.now():
             return await self.refreshed(tokens.access_token)
@@ -111,6 +117,7 @@ class OAuthSession:
 
     async def refreshed(self, rejected: str) -> str:
         async with self._lock:
+            await self._save_unsaved()
             current = self._tokens or await self._load()
             if current.access_token != rejected:
                 return current.access_token  # someone refreshed while we waited
@@ -119,11 +126,27 @@ class OAuthSession:
             if stored is not None and stored.access_token != rejected:
                 self._tokens = stored
                 return stored.access_token
-            fresh = await self._exchange(current.refresh_token)
-            await self._store.save(fresh)  # durable before first use: see module docstring
-            self._tokens = fresh
+            self._unsaved = await self._exchange(current.refresh_token)
             self._refreshes += 1
-            return fresh.access_token
+            await self._save_unsaved()  # durable before first use: see module docstring
+            assert self._tokens is not None  # adopted by the save
+            return self._tokens.access_token
+
+    async def _save_unsaved(self) -> None:
+        """Persist a rotated pair, then adopt it. A pair the store refused stays in memory
+        (its refresh token is the only valid one now) and is saved again before any use."""
+        fresh = self._unsaved
+        if fresh is None:
+            return
+        try:
+            await self._store.save(fresh)
+        except Exception as exc:  # any store failure: the new tokens must not be used yet
+            raise FatalRunError(
+                f"could not save the rotated OAuth tokens of location {self._location_id} "
+                f"({type(exc).__name__}); they are kept in memory and saved before any use"
+            ) from exc
+        self._tokens = fresh
+        self._unsaved = None
 
     async def _load(self) -> OAuthTokens:
         tokens = await self._store.load(self._location_id)
