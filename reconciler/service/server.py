@@ -39,10 +39,18 @@ def bind(host: str, port: int) -> socket.socket:
 
 @contextlib.asynccontextmanager
 async def serving(
-    app: Any, host: str = "127.0.0.1", port: int = 0, *, shutdown_timeout: float = 15.0
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    shutdown_timeout: float = 15.0,
+    sock: socket.socket | None = None,
 ) -> AsyncIterator[str]:
-    """Serve ``app`` until the block ends; yields the base URL (with the bound port)."""
-    sock = bind(host, port)
+    """Serve ``app`` until the block ends; yields the base URL (with the bound port).
+
+    ``sock``: a socket bound already (``bind``), when the URL had to be known before the app
+    could be built (the demo tells the sandbox where to send webhooks first)."""
+    sock = sock or bind(host, port)
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
