@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from reconciler.errors import BudgetReservedError
+from reconciler.errors import BudgetReservedError, RateLimitedError
 from reconciler.sandbox.state import Sandbox
 from reconciler.sides.base import ContactNotes
 from reconciler.sides.highlevel import RateBudget
@@ -112,4 +112,36 @@ async def test_the_daily_reserve_is_never_spent() -> None:
     assert usage.budget_remaining_daily <= reserve
     assert usage.rate_limited == 0
     assert len(read) == len(sent) - 1  # every notes request paid for reached the caller
+    await sandbox.aclose()
+
+
+async def test_a_day_spent_by_someone_else_ends_the_run_instead_of_hanging() -> None:
+    app, sandbox, location = new_sandbox(
+        seed=34, contacts_per_location=3, rate_limit_daily=6, rate_limit_max=10_000
+    )
+    async with http_to(app, loopback=False) as (http, base):
+        ours, other = (
+            make_side(
+                http,
+                base,
+                location,
+                sandbox.private_token(location),
+                budget=RateBudget(daily_reserve=0),
+            )
+            for _ in range(2)
+        )
+        contact_id = sandbox.contacts(location)[0]["id"]
+        await ours.get_contact(contact_id)  # we learn: 5 left today
+        for _ in range(5):  # another process of the same app spends them
+            await other.get_contact(contact_id)
+        with pytest.raises(RateLimitedError) as refused:
+            await asyncio.wait_for(ours.get_contact(contact_id), timeout=5)
+        assert refused.value.retry_after is not None
+        assert refused.value.retry_after > 60  # until the next UTC day
+        with pytest.raises(BudgetReservedError):
+            await asyncio.wait_for(ours.get_contact(contact_id), timeout=5)
+    usage = ours.usage()
+    assert usage.requests == {"GET /contacts/{contactId}": 2}  # nothing sent after the 429
+    assert usage.retries == 0
+    assert usage.budget_reserve_reached is True
     await sandbox.aclose()

@@ -115,6 +115,16 @@ async def test_a_pause_holds_every_sender() -> None:
     assert sent_at == pytest.approx(3.0)
 
 
+async def test_a_pause_of_hours_ends_the_run_instead_of_waiting() -> None:
+    clock = ManualClock()
+    budget = RateBudget(clock=clock, daily_reserve=0, max_requests=10, interval=1.0)
+    budget.pause(3600.0)
+    with pytest.raises(BudgetReservedError, match="pause of 3600 s"):
+        await _request(budget, clock, _headers(max_=10))
+    assert clock.t == 0.0
+    assert budget.reserve_reached is True
+
+
 async def test_someone_elses_requests_take_room_in_the_window() -> None:
     clock = ManualClock()
     budget = RateBudget(clock=clock, daily_reserve=0)

@@ -92,6 +92,7 @@ class RateBudget:
         max_requests: int | None = None,
         interval: float | None = None,
         smooth: bool = True,
+        max_pause: float = 120.0,
         name: str = "highlevel",
     ) -> None:
         if daily_reserve is not None and daily_reserve < 0:
@@ -108,6 +109,7 @@ class RateBudget:
         self._done: deque[float] = deque()  # completion times of our requests, ascending
         self._foreign: deque[float] = deque()  # expiry times of others' requests
         self._paused_until = 0.0
+        self._max_pause = max_pause
         self._smooth = smooth
         self._tat = 0.0  # smoothing: theoretical time of the next send
         self._changed = asyncio.Event()
@@ -160,7 +162,8 @@ class RateBudget:
             self._release(slot)
 
     def pause(self, seconds: float) -> None:
-        """Send nothing for ``seconds`` (a 429 told us to back off)."""
+        """Send nothing for ``seconds`` (a 429 told us to back off); a pause longer than
+        ``max_pause`` makes every ``slot()`` raise ``BudgetReservedError`` until it ends."""
         self._paused_until = max(self._paused_until, self._clock.monotonic() + seconds)
 
     async def _acquire(self) -> None:
@@ -168,7 +171,16 @@ class RateBudget:
             now = self._clock.monotonic()
             self._check_reserve(now)
             if now < self._paused_until:
-                await self._clock.sleep(self._paused_until - now)
+                wait = self._paused_until - now
+                if wait > self._max_pause:
+                    # "Come back in hours": the day's budget is spent (by someone else, as
+                    # ours stops at the reserve). Waiting would hang the run; end it.
+                    self.reserve_reached = True
+                    raise BudgetReservedError(
+                        f"the server asked for a pause of {wait:.0f} s: daily budget spent",
+                        side=self.name,
+                    )
+                await self._clock.sleep(wait)
                 continue
             self._expire(now)
             if self._max is None:
