@@ -1,0 +1,672 @@
+"""What the engine's runs read and write beyond the other repositories: which contacts need a
+diff, matching lookups, the echo of our own writes into the snapshot, settling, confirmed
+deletions, retirement, bulk journal outcomes, conflict fingerprints, plan context.
+
+"Settled": a snapshot row's ``settled_hash`` is its content ``hash`` at the moment the engine
+last finished processing the contact. A listing that brings new content, a write of ours that a
+run could not finish, or a brand-new contact all leave ``hash`` different from ``settled_hash``,
+and only those rows (a partial index holds them) are looked at again: a run with no changes
+reads no link at all.
+
+Like every repository here: functions take the caller's session and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reconciler.sides.base import CoreField, SideName
+from reconciler.store.bulk import insert_rows
+from reconciler.store.codec import (
+    core_fields,
+    encode_fields,
+    encode_tags,
+    hash_encoded,
+    resolution_from_json,
+    side_or_none,
+)
+from reconciler.store.schema import (
+    ConflictStatus,
+    JournalStatus,
+    LinkStatus,
+    RunStatus,
+    table_of,
+)
+from reconciler.store.sql import chunks, in_values, rowcount, unique
+from reconciler.store.tables import (
+    ConflictRow,
+    ContactLinkRow,
+    JournalRow,
+    LinkBaseRow,
+    NoteLinkRow,
+    PlanRow,
+    RunRow,
+    SnapshotContactRow,
+    SnapshotNoteRow,
+)
+from reconciler.store.tables_snapshots import UNSETTLED
+from reconciler.sync.model import (
+    ConflictKind,
+    ConflictSpec,
+    ContactState,
+    OpenConflictRef,
+    Reason,
+    Rule,
+)
+
+_CONTACT = table_of(SnapshotContactRow)
+_NOTE = table_of(SnapshotNoteRow)
+_LINK = table_of(ContactLinkRow)
+_BASE = table_of(LinkBaseRow)
+_NOTE_LINK = table_of(NoteLinkRow)
+_CONFLICT = table_of(ConflictRow)
+_JOURNAL = table_of(JournalRow)
+_RUN = table_of(RunRow)
+_PLAN = table_of(PlanRow)
+
+SideContact = tuple[SideName, str]
+
+
+def _side(value: str) -> SideName:
+    side = side_or_none(value)
+    assert side is not None  # a CHECK constraint holds the column to 'a'/'b'
+    return side
+
+
+def _of_side(pair_id: str, side: SideName) -> Any:
+    return (_CONTACT.c.pair_id == pair_id) & (_CONTACT.c.side == side)
+
+
+# ------------------------------------------------------------------------- snapshot rows
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    """What a run needs of one snapshot row."""
+
+    side: SideName
+    contact_id: str
+    fields: Mapping[CoreField, str | None]
+    tags: Mapping[str, str]
+    date_updated: datetime | None
+    hash: str | None
+    settled_hash: str | None
+    missing_since: datetime | None
+    deleted_at: datetime | None
+    retired_at: datetime | None
+    dirty: bool
+    notes_fetched_at: datetime | None
+
+    @property
+    def listed(self) -> bool:
+        return self.hash is not None
+
+    def state(self) -> ContactState:
+        return ContactState(
+            contact_id=self.contact_id,
+            fields=self.fields,
+            tags=self.tags,
+            date_updated=self.date_updated,
+        )
+
+
+_ROW_COLUMNS = (
+    _CONTACT.c.side,
+    _CONTACT.c.contact_id,
+    _CONTACT.c.fields,
+    _CONTACT.c.tags,
+    _CONTACT.c.date_updated,
+    _CONTACT.c.hash,
+    _CONTACT.c.settled_hash,
+    _CONTACT.c.missing_since,
+    _CONTACT.c.deleted_at,
+    _CONTACT.c.retired_at,
+    _CONTACT.c.dirty,
+    _CONTACT.c.notes_fetched_at,
+)
+
+
+def _row(row: Any) -> ContactRow:
+    return ContactRow(
+        side=_side(row.side),
+        contact_id=row.contact_id,
+        fields=core_fields(row.fields or {}),
+        tags=dict(row.tags or {}),
+        date_updated=row.date_updated,
+        hash=row.hash,
+        settled_hash=row.settled_hash,
+        missing_since=row.missing_since,
+        deleted_at=row.deleted_at,
+        retired_at=row.retired_at,
+        dirty=bool(row.dirty),
+        notes_fetched_at=row.notes_fetched_at,
+    )
+
+
+async def load_rows(
+    s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
+) -> dict[str, ContactRow]:
+    out: dict[str, ContactRow] = {}
+    for batch in chunks(unique(contact_ids)):
+        result = await s.execute(
+            select(*_ROW_COLUMNS).where(
+                _of_side(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch)
+            )
+        )
+        out.update((row.contact_id, _row(row)) for row in result)
+    return out
+
+
+async def unsettled_contacts(s: AsyncSession, pair_id: str) -> list[SideContact]:
+    """Rows whose content the engine has not finished processing (new, changed, or left by a
+    run that could not finish), both sides."""
+    out: list[SideContact] = []
+    for side in ("a", "b"):
+        result = await s.execute(
+            select(_CONTACT.c.contact_id).where(
+                _CONTACT.c.pair_id == pair_id, _CONTACT.c.side == side, text(UNSETTLED)
+            )
+        )
+        out.extend((_side(side), contact_id) for contact_id in result.scalars())
+    return out
+
+
+async def deleted_contacts(s: AsyncSession, pair_id: str) -> list[SideContact]:
+    """Rows confirmed deleted (their links are diffed until the deletion is dealt with)."""
+    out: list[SideContact] = []
+    for side in ("a", "b"):
+        result = await s.execute(
+            select(_CONTACT.c.contact_id).where(
+                _CONTACT.c.pair_id == pair_id,
+                _CONTACT.c.side == side,
+                _CONTACT.c.deleted_at.is_not(None),
+            )
+        )
+        out.extend((_side(side), contact_id) for contact_id in result.scalars())
+    return out
+
+
+async def missing_unconfirmed(
+    s: AsyncSession, pair_id: str, side: SideName, *, limit: int
+) -> list[str]:
+    """Rows a complete listing missed and no 404 has confirmed yet, longest missing first."""
+    result = await s.execute(
+        select(_CONTACT.c.contact_id)
+        .where(
+            _of_side(pair_id, side),
+            _CONTACT.c.missing_since.is_not(None),
+            _CONTACT.c.deleted_at.is_(None),
+        )
+        .order_by(_CONTACT.c.missing_since, _CONTACT.c.contact_id)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def confirm_deleted(
+    s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str], *, now: datetime
+) -> None:
+    for batch in chunks(unique(contact_ids)):
+        await s.execute(
+            update(_CONTACT)
+            .where(_of_side(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch))
+            .values(deleted_at=now)
+        )
+
+
+async def mark_seen(
+    s: AsyncSession,
+    pair_id: str,
+    side: SideName,
+    contact_ids: Collection[str],
+    *,
+    run_id: str,
+    now: datetime,
+) -> None:
+    """A listing returned these contacts but we could not read them (malformed): they exist,
+    so the end of a complete listing must not take them for missing."""
+    for batch in chunks(unique(contact_ids)):
+        await s.execute(
+            update(_CONTACT)
+            .where(_of_side(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch))
+            .values(seen_run_id=run_id, seen_at=now, missing_since=None)
+        )
+
+
+async def find_by_identity(
+    s: AsyncSession,
+    pair_id: str,
+    *,
+    emails: Collection[str] = (),
+    phones: Collection[str] = (),
+) -> list[SideContact]:
+    """Listed, present contacts (either side) with one of these email or phone keys."""
+    found: set[SideContact] = set()
+    for column, values in ((_CONTACT.c.email_key, emails), (_CONTACT.c.phone_key, phones)):
+        for batch in chunks(unique(values)):
+            result = await s.execute(
+                select(_CONTACT.c.side, _CONTACT.c.contact_id).where(
+                    in_values(s, column, batch),
+                    _CONTACT.c.pair_id == pair_id,
+                    _CONTACT.c.deleted_at.is_(None),
+                )
+            )
+            found.update((_side(row.side), row.contact_id) for row in result)
+    return sorted(found)
+
+
+async def put_states(
+    s: AsyncSession,
+    pair_id: str,
+    side: SideName,
+    states: Sequence[ContactState],
+    *,
+    now: datetime,
+    run_id: str | None,
+) -> None:
+    """Write contacts as we know them to be after our own writes (echo suppression): the next
+    listing returns the same content, which then is no change. Dirty hints, the note scan's
+    progress and ``settled_hash`` are kept; a new row starts unsettled."""
+    rows: list[dict[str, Any]] = []
+    for state in states:
+        fields_json, tags_json = encode_fields(state.fields), encode_tags(state.tags)
+        rows.append(
+            {
+                "pair_id": pair_id,
+                "side": side,
+                "contact_id": state.contact_id,
+                "fields": fields_json,
+                "tags": tags_json,
+                "date_updated": state.date_updated,
+                "hash": hash_encoded(fields_json, tags_json),
+                "seen_run_id": run_id,
+                "seen_at": now,
+                "missing_since": None,
+                "deleted_at": None,
+                "dirty": False,
+                "email_key": state.fields.get("email"),
+                "phone_key": state.fields.get("phone"),
+            }
+        )
+    await insert_rows(
+        s,
+        _CONTACT,
+        rows,
+        conflict=("pair_id", "side", "contact_id"),
+        update=(
+            "fields",
+            "tags",
+            "hash",
+            "missing_since",
+            "deleted_at",
+            "email_key",
+            "phone_key",
+        ),
+    )
+
+
+async def forget_contacts(
+    s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
+) -> None:
+    """Drop rows (and their notes) of contacts that are gone for good."""
+    for batch in chunks(unique(contact_ids)):
+        await s.execute(
+            delete(_NOTE).where(
+                _NOTE.c.pair_id == pair_id,
+                _NOTE.c.side == side,
+                in_values(s, _NOTE.c.contact_id, batch),
+            )
+        )
+        await s.execute(
+            delete(_CONTACT).where(
+                _of_side(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch)
+            )
+        )
+
+
+async def settle(
+    s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
+) -> None:
+    """The engine finished with these contacts' current content."""
+    for batch in chunks(unique(contact_ids)):
+        await s.execute(
+            update(_CONTACT)
+            .where(_of_side(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch))
+            .values(settled_hash=_CONTACT.c.hash)
+        )
+
+
+async def unsettle(
+    s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
+) -> None:
+    """Look at these contacts again in the next run, whatever their content."""
+    for batch in chunks(unique(contact_ids)):
+        await s.execute(
+            update(_CONTACT)
+            .where(_of_side(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch))
+            .values(settled_hash=None)
+        )
+
+
+async def retire(
+    s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str], *, now: datetime
+) -> None:
+    for batch in chunks(unique(contact_ids)):
+        await s.execute(
+            update(_CONTACT)
+            .where(_of_side(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch))
+            .values(retired_at=now)
+        )
+
+
+async def put_notes(
+    s: AsyncSession,
+    pair_id: str,
+    side: SideName,
+    notes: Sequence[tuple[str, str, str, str]],
+    *,
+    now: datetime,
+) -> None:
+    """Snapshot notes as our writes left them: (contact id, note id, body, hash)."""
+    await insert_rows(
+        s,
+        _NOTE,
+        [
+            {
+                "pair_id": pair_id,
+                "side": side,
+                "note_id": note_id,
+                "contact_id": contact_id,
+                "body": body,
+                "hash": digest,
+                "fetched_at": now,
+            }
+            for contact_id, note_id, body, digest in notes
+        ],
+        conflict=("pair_id", "side", "note_id"),
+        update=("contact_id", "body", "hash", "fetched_at"),
+    )
+
+
+async def drop_notes(
+    s: AsyncSession, pair_id: str, side: SideName, note_ids: Collection[str]
+) -> None:
+    for batch in chunks(unique(note_ids)):
+        await s.execute(
+            delete(_NOTE).where(
+                _NOTE.c.pair_id == pair_id,
+                _NOTE.c.side == side,
+                in_values(s, _NOTE.c.note_id, batch),
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DueLink:
+    link_id: str
+    a_id: str
+    b_id: str
+    notes_fetched_at: datetime | None
+
+
+async def links_by_note_age(s: AsyncSession, pair_id: str, *, limit: int) -> list[DueLink]:
+    """Active links whose notes were read longest ago (never read first): the rolling scan.
+
+    A link's two contacts are read together, so side A's ``notes_fetched_at`` stands for both.
+    """
+    if limit <= 0:
+        return []
+    query = (
+        select(_LINK.c.id, _LINK.c.a_id, _LINK.c.b_id, _CONTACT.c.notes_fetched_at)
+        .join(
+            _CONTACT,
+            (_CONTACT.c.pair_id == _LINK.c.pair_id)
+            & (_CONTACT.c.side == "a")
+            & (_CONTACT.c.contact_id == _LINK.c.a_id),
+        )
+        .where(_LINK.c.pair_id == pair_id, _LINK.c.status == LinkStatus.ACTIVE.value)
+        .order_by(_CONTACT.c.notes_fetched_at.asc().nulls_first(), _LINK.c.id)
+        .limit(limit)
+    )
+    return [
+        DueLink(row.id, row.a_id, row.b_id, row.notes_fetched_at) for row in await s.execute(query)
+    ]
+
+
+# ------------------------------------------------------------------------------------ links
+
+
+async def count_active_links(s: AsyncSession, pair_id: str) -> int:
+    total = await s.scalar(
+        select(func.count()).where(
+            _LINK.c.pair_id == pair_id, _LINK.c.status == LinkStatus.ACTIVE.value
+        )
+    )
+    return int(total or 0)
+
+
+async def repoint_link(
+    s: AsyncSession, link_id: str, side: SideName, contact_id: str, *, now: datetime
+) -> None:
+    """The link's contact on ``side`` is now ``contact_id`` (a deleted contact re-created)."""
+    column = "a_id" if side == "a" else "b_id"
+    await s.execute(
+        update(_LINK).where(_LINK.c.id == link_id).values({column: contact_id, "updated_at": now})
+    )
+
+
+async def drop_bases(s: AsyncSession, link_ids: Collection[str]) -> None:
+    """Forget what these links agreed on: their next diff starts as a new link's."""
+    for batch in chunks(unique(link_ids)):
+        await s.execute(delete(_NOTE_LINK).where(in_values(s, _NOTE_LINK.c.link_id, batch)))
+        await s.execute(delete(_BASE).where(in_values(s, _BASE.c.link_id, batch)))
+
+
+# -------------------------------------------------------------------------------- conflicts
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveConflict:
+    """An open or resolved-but-unapplied conflict, as a run needs it."""
+
+    ref: OpenConflictRef
+    link_id: str | None
+    a_value: Any
+    b_value: Any
+
+    def candidate_ids(self, side: SideName) -> list[str]:
+        """For a CONTACT_MATCH conflict: the contact ids it names on ``side``."""
+        values = self.a_value if side == "a" else self.b_value
+        if not isinstance(values, list):
+            return []
+        return [
+            str(item["contact_id"])
+            for item in values
+            if isinstance(item, dict) and isinstance(item.get("contact_id"), str)
+        ]
+
+
+def fingerprint_of(kind: ConflictKind, scope: str, base: Any, a: Any, b: Any) -> str:
+    """``ConflictSpec.fingerprint`` of stored values (the plan compares it to decide whether an
+    open conflict needs refreshing)."""
+    spec = ConflictSpec(
+        kind=kind,
+        scope=scope,
+        link_id=None,
+        base_value=base,
+        a_value=a,
+        b_value=b,
+        reason=Reason(rule=Rule.RESOLUTION),
+    )
+    return spec.fingerprint()
+
+
+async def active_conflicts(s: AsyncSession, pair_id: str) -> list[ActiveConflict]:
+    """The pair's open and resolved conflicts, oldest first, each with its fingerprint."""
+    result = await s.execute(
+        select(
+            _CONFLICT.c.id,
+            _CONFLICT.c.link_id,
+            _CONFLICT.c.kind,
+            _CONFLICT.c.scope,
+            _CONFLICT.c.status,
+            _CONFLICT.c.resolution,
+            _CONFLICT.c.base_value,
+            _CONFLICT.c.a_value,
+            _CONFLICT.c.b_value,
+        )
+        .where(
+            _CONFLICT.c.pair_id == pair_id,
+            _CONFLICT.c.status.in_((ConflictStatus.OPEN.value, ConflictStatus.RESOLVED.value)),
+        )
+        .order_by(_CONFLICT.c.detected_at, _CONFLICT.c.id)
+    )
+    out: list[ActiveConflict] = []
+    for row in result:
+        kind = ConflictKind(row.kind)
+        resolution = (
+            resolution_from_json(row.resolution)
+            if row.status == ConflictStatus.RESOLVED.value and row.resolution
+            else None
+        )
+        ref = OpenConflictRef(
+            conflict_id=row.id,
+            kind=kind,
+            scope=row.scope,
+            resolution=resolution,
+            fingerprint=fingerprint_of(kind, row.scope, row.base_value, row.a_value, row.b_value),
+        )
+        out.append(ActiveConflict(ref, row.link_id, row.a_value, row.b_value))
+    return out
+
+
+async def reopen_conflicts(s: AsyncSession, conflict_ids: Collection[str], *, now: datetime) -> int:
+    """Resolved conflicts whose resolution could not be carried out: open again, the
+    resolution dropped (the audit log keeps it with the reason)."""
+    reopened = 0
+    for batch in chunks(unique(conflict_ids)):
+        result = await s.execute(
+            update(_CONFLICT)
+            .where(
+                _CONFLICT.c.id.in_(batch),
+                _CONFLICT.c.status == ConflictStatus.RESOLVED.value,
+            )
+            .values(
+                status=ConflictStatus.OPEN.value,
+                resolution=None,
+                resolved_by=None,
+                resolved_at=None,
+                updated_at=now,
+            )
+        )
+        reopened += rowcount(result)
+    return reopened
+
+
+# --------------------------------------------------------------------------------- journal
+
+
+@dataclass(frozen=True, slots=True)
+class JournalOutcome:
+    entry_id: int
+    status: JournalStatus
+    result: Mapping[str, Any] | None = None
+    error: str | None = None
+
+
+async def finish_entries(
+    s: AsyncSession, outcomes: Sequence[JournalOutcome], *, now: datetime
+) -> None:
+    """Record the outcome of many pending entries (one executemany); an entry that is no
+    longer pending keeps its first outcome."""
+    if not outcomes:
+        return
+    stmt = (
+        update(_JOURNAL)
+        .where(
+            _JOURNAL.c.id == bindparam("entry_id"),
+            _JOURNAL.c.status == JournalStatus.PENDING.value,
+        )
+        .values(
+            status=bindparam("new_status"),
+            done_at=bindparam("new_done_at"),
+            result=bindparam("new_result"),
+            error=bindparam("new_error"),
+        )
+    )
+    for batch in chunks(outcomes):
+        await s.execute(
+            stmt,
+            [
+                {
+                    "entry_id": o.entry_id,
+                    "new_status": o.status.value,
+                    "new_done_at": now,
+                    "new_result": dict(o.result) if o.result is not None else None,
+                    "new_error": o.error,
+                }
+                for o in batch
+            ],
+        )
+
+
+# ------------------------------------------------------------------------------ runs, plans
+
+
+async def fail_interrupted_runs(
+    s: AsyncSession, pair_id: str, *, current_run_id: str, now: datetime
+) -> list[str]:
+    """Runs of the pair still marked running (their process stopped: a crash, a kill): failed,
+    with a note that the current run finishes their work."""
+    result = await s.execute(
+        update(_RUN)
+        .where(
+            _RUN.c.pair_id == pair_id,
+            _RUN.c.status == RunStatus.RUNNING.value,
+            _RUN.c.id != current_run_id,
+        )
+        .values(
+            status=RunStatus.FAILED.value,
+            finished_at=now,
+            errors=[
+                f"interrupted: the process stopped during the run; run {current_run_id} "
+                "finished its work"
+            ],
+        )
+        .returning(_RUN.c.id)
+    )
+    return sorted(result.scalars())
+
+
+async def previous_run_start(s: AsyncSession, pair_id: str, *, before: str) -> datetime | None:
+    """When the pair's last run that applied changes (not a dry run) started."""
+    latest: datetime | None = await s.scalar(
+        select(func.max(_RUN.c.started_at)).where(
+            _RUN.c.pair_id == pair_id,
+            _RUN.c.id != before,
+            _RUN.c.dry_run.is_(False),
+        )
+    )
+    return latest
+
+
+async def set_plan_context(s: AsyncSession, plan_id: str, context: Mapping[str, Any]) -> None:
+    await s.execute(update(_PLAN).where(_PLAN.c.id == plan_id).values(context=dict(context)))
+
+
+async def set_run_plan(s: AsyncSession, run_id: str, plan_id: str) -> None:
+    await s.execute(update(_RUN).where(_RUN.c.id == run_id).values(plan_id=plan_id))
+
+
+def sides_of(items: Iterable[SideContact]) -> dict[SideName, list[str]]:
+    """Group (side, contact id) pairs by side, order kept."""
+    out: dict[SideName, list[str]] = {"a": [], "b": []}
+    for side, contact_id in items:
+        out[side].append(contact_id)
+    return out

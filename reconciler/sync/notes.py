@@ -1,0 +1,221 @@
+"""Notes: which contacts' notes a run reads, and reading them.
+
+HighLevel notes have no update time and writing one does not move the contact's
+``dateUpdated``, so notes cannot be listed incrementally: they are read per contact, one request
+each, within a per-run budget (``ScanSettings.notes_per_run`` per side). In order:
+
+1. webhook-marked (dirty) contacts;
+2. links with a resolution waiting that needs notes, and links a crashed run left unfinished;
+3. links whose contact changed;
+4. unlinked contacts about to be matched or created (their notes travel with them);
+5. the rolling scan: the links whose notes were read longest ago, paced so that every link is
+   read once per ``notes_period`` (and any link overdue is read as the budget allows).
+
+A link's two contacts are always read together: ``ContactState.notes`` is None unless read in
+this run, and the diff compares notes only when BOTH sides are fresh, so a fresh list is never
+compared with a stale one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from reconciler.errors import AuthError, FatalRunError
+from reconciler.sides.base import SideName
+from reconciler.store import repo_snapshots, repo_sync
+from reconciler.store.repo_sync import SideContact
+from reconciler.store.sql import chunks
+from reconciler.sync.match import match_contacts
+from reconciler.sync.model import (
+    CreateDirection,
+    NoteState,
+    PairPolicy,
+    UnlinkedContact,
+)
+from reconciler.sync.normalise import note_hash
+from reconciler.sync.runtime import RunContext
+
+if TYPE_CHECKING:
+    from reconciler.sync.views import Work
+
+
+@dataclass(slots=True)
+class FreshNotes:
+    """Notes read in this run, by side and contact (absent: not read, or the read failed)."""
+
+    by_side: dict[SideName, dict[str, dict[str, NoteState]]] = field(
+        default_factory=lambda: {"a": {}, "b": {}}
+    )
+
+    def get(self, side: SideName, contact_id: str) -> Mapping[str, NoteState] | None:
+        return self.by_side[side].get(contact_id)
+
+    def has(self, side: SideName, contact_id: str) -> bool:
+        return contact_id in self.by_side[side]
+
+    @property
+    def note_count(self) -> int:
+        return sum(len(notes) for per in self.by_side.values() for notes in per.values())
+
+    def read(self) -> dict[SideName, list[str]]:
+        return {side: sorted(per) for side, per in self.by_side.items()}
+
+
+@dataclass(slots=True)
+class NoteSelection:
+    """Contact ids to read per side, within the budget, in priority order."""
+
+    budget: int
+    ids: dict[SideName, list[str]] = field(default_factory=lambda: {"a": [], "b": []})
+    _taken: set[SideContact] = field(default_factory=set)
+
+    def room(self, side: SideName) -> int:
+        return self.budget - len(self.ids[side])
+
+    def add(self, contacts: Sequence[SideContact]) -> bool:
+        """Take these contacts together (a link's two sides), or none of them."""
+        new = [c for c in contacts if c not in self._taken]
+        need = {"a": sum(1 for s, _ in new if s == "a"), "b": sum(1 for s, _ in new if s == "b")}
+        if any(need[side] > self.room(side) for side in ("a", "b")):
+            return False
+        for side, contact_id in new:
+            self.ids[side].append(contact_id)
+            self._taken.add((side, contact_id))
+        return True
+
+
+def will_link(pool: Iterable[UnlinkedContact], policy: PairPolicy) -> list[list[SideContact]]:
+    """Unlinked contacts this run will probably match (as pairs) or create (alone): their
+    notes are worth reading now, since a match compares them and a creation copies them."""
+    eligible = [u for u in pool if not u.retired]
+    matching = match_contacts(eligible, policy)
+    out: list[list[SideContact]] = [
+        [("a", pair.a.contact_id), ("b", pair.b.contact_id)] for pair in matching.pairs
+    ]
+    out.extend(
+        [(contact.side, contact.state.contact_id)]
+        for contact in matching.unmatched
+        if _may_create(contact.side, policy.create)
+    )
+    return out
+
+
+def _may_create(source: SideName, direction: CreateDirection) -> bool:
+    return direction is CreateDirection.BOTH or (
+        (direction is CreateDirection.A_TO_B and source == "a")
+        or (direction is CreateDirection.B_TO_A and source == "b")
+    )
+
+
+def rolling_quota(linked: int, since_last_run: timedelta, period: timedelta) -> int:
+    """Links to read this run so that all are read once per period (paced, not in bursts)."""
+    share = min(max(since_last_run / period, 0.0), 1.0)
+    return math.ceil(linked * share)
+
+
+async def rolling_links(
+    ctx: RunContext,
+    selection: NoteSelection,
+    *,
+    period: timedelta,
+    previous_run: datetime | None,
+) -> list[repo_sync.DueLink]:
+    """The links the rolling scan reads this run (oldest first)."""
+    now = ctx.now()
+    limit = min(selection.room("a"), selection.room("b"))
+    async with ctx.store.session() as s:
+        linked = await repo_sync.count_active_links(s, ctx.pair_id)
+        due = await repo_sync.links_by_note_age(s, ctx.pair_id, limit=limit)
+    since = period if previous_run is None else now - previous_run
+    quota = rolling_quota(linked, since, period)
+    overdue_before = now - period
+    return [
+        link
+        for index, link in enumerate(due)
+        if index < quota or link.notes_fetched_at is None or link.notes_fetched_at <= overdue_before
+    ]
+
+
+async def read_notes(ctx: RunContext, selection: NoteSelection) -> FreshNotes:
+    """Read the selected contacts' notes; in a real run, store them (``notes_fetched_at``)."""
+    fresh = FreshNotes()
+    for name in ("a", "b"):
+        side_name: SideName = "a" if name == "a" else "b"
+        side = ctx.side(side_name)
+        ids = selection.ids[side_name]
+        if not ids or not side.capabilities.supports_notes:
+            continue
+        failed = 0
+        try:
+            async for item in side.list_notes(ids):
+                if item.notes is None:
+                    failed += 1
+                    continue
+                fresh.by_side[side_name][item.contact_id] = {
+                    note.id: NoteState(note.id, note.body, note_hash(note.body))
+                    for note in item.notes
+                }
+        except (AuthError, FatalRunError):
+            raise
+        if failed:
+            ctx.tally.error(f"side {side_name.upper()}: notes of {failed} contact(s) not read")
+        if not ctx.dry_run:
+            await _store(ctx, side_name, fresh.by_side[side_name])
+    return fresh
+
+
+async def _store(
+    ctx: RunContext, side: SideName, notes: Mapping[str, Mapping[str, NoteState]]
+) -> None:
+    # A dry run leaves them out: the contacts stay due, so the run that applies reads them.
+    now = ctx.now()
+    for batch in chunks(list(notes.items()), 1000):
+        async with ctx.store.transaction() as s:
+            await repo_snapshots.replace_notes(
+                s,
+                ctx.pair_id,
+                side,
+                {cid: list(per.values()) for cid, per in batch},
+                fetched_at=now,
+            )
+
+
+def select_priority(ctx: RunContext, work: Work, budget: int) -> NoteSelection:
+    """Steps 1 to 4 of the module docstring; the rolling scan fills what budget is left."""
+    selection = NoteSelection(budget)
+
+    def link_contacts(link_id: str) -> list[SideContact]:
+        link = work.links[link_id]
+        out: list[SideContact] = []
+        for key in (("a", link.a_id), ("b", link.b_id)):
+            row = work.rows.get(key)
+            if row is not None and row.listed and row.deleted_at is None:
+                out.append(key)
+        return out
+
+    pool = set(work.pool)
+    for side, contact_id in sorted(work.dirty):
+        link = work.link_of(side, contact_id)
+        if link is not None:
+            selection.add(link_contacts(link.id))
+        elif (side, contact_id) in pool:
+            selection.add([(side, contact_id)])
+    for link_id in work.priority_links:
+        selection.add(link_contacts(link_id))
+    for link_id in sorted(work.links):
+        link = work.links[link_id]
+        if ("a", link.a_id) in work.unsettled or ("b", link.b_id) in work.unsettled:
+            selection.add(link_contacts(link_id))
+    candidates = [
+        UnlinkedContact(
+            side, work.rows[(side, cid)].state(), work.rows[(side, cid)].retired_at is not None
+        )
+        for side, cid in work.pool
+    ]
+    for group in will_link(candidates, ctx.policy):
+        selection.add(group)
+    return selection

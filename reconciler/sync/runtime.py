@@ -1,0 +1,84 @@
+"""What every stage of one run shares: the pair's sides, the store, the clock, the hooks, and
+the tally the run report is made from. (``run.py`` re-exports ``SidePair`` and ``RunHooks``:
+they are part of the run API.)"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from reconciler.sides.base import Side, SideName
+from reconciler.store.db import Store
+from reconciler.sync.model import Action, PairPolicy
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class SidePair:
+    a: Side
+    b: Side
+
+    def side(self, name: SideName) -> Side:
+        return self.a if name == "a" else self.b
+
+
+class RunHooks(Protocol):
+    """Called at every journal step (see ``run``); crash tests raise ``SimulatedCrash``."""
+
+    async def step(self, name: str, *, action: Action | None = None) -> None: ...
+
+
+class NoHooks:
+    async def step(self, name: str, *, action: Action | None = None) -> None:
+        return None
+
+
+@dataclass(slots=True)
+class Tally:
+    """What the run did, as the report and the run row record it."""
+
+    counts: dict[str, int] = field(default_factory=dict)  # applied actions per kind
+    conflicts_opened: int = 0
+    conflicts_closed: int = 0
+    parked: int = 0
+    errors: list[str] = field(default_factory=list)
+    complete: dict[str, bool] = field(default_factory=dict)
+    fatal: str | None = None  # set when the run had to stop (credentials, budget, ...)
+
+    def count(self, kind: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def error(self, message: str) -> None:
+        # A run with thousands of failures keeps the first ones; the journal has them all.
+        if len(self.errors) < 200:
+            self.errors.append(message)
+
+
+@dataclass(slots=True)
+class RunContext:
+    store: Store
+    pair_id: str
+    run_id: str
+    sides: SidePair
+    policy: PairPolicy
+    clock: Clock
+    hooks: RunHooks
+    started_at: datetime
+    dry_run: bool
+    tally: Tally = field(default_factory=Tally)
+
+    @property
+    def actor(self) -> str:
+        return f"run:{self.run_id}"
+
+    def side(self, name: SideName) -> Side:
+        return self.sides.side(name)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    async def step(self, name: str, action: Action | None = None) -> None:
+        await self.hooks.step(name, action=action)
