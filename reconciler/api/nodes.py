@@ -558,6 +558,12 @@ class Run(Node):
         return self.row.conflicts_opened
 
     @strawberry.field
+    def conflicts_closed(self) -> int | None:
+        # Resolutions carried out, or sides that came to agree; null on runs recorded
+        # before migration 0003 counted them.
+        return self.row.conflicts_closed
+
+    @strawberry.field
     def errors(self) -> list[str]:
         return [
             error if isinstance(error, str) else json.dumps(error, default=str)

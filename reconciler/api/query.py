@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from reconciler.api import prefetch
@@ -170,15 +172,25 @@ class Query:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
+        search: str | None = None,
+        detected_before: datetime | None = None,
     ) -> Connection[Conflict]:
-        """Newest detected first. ``contactId`` is a ContactLink id."""
+        """Newest detected first. ``contactId`` is a ContactLink id; ``search`` matches the
+        contact's name or email (either side or the base); ``detectedBefore`` keeps older
+        conflicts only."""
         require(info, ApiKeyRole.VIEWER)
         wanted = window(first, after, last, before, time_key)
+        if search is not None and len(search) > MAX_SEARCH:
+            raise bad_input(f"search is at most {MAX_SEARCH} characters")
+        if detected_before is not None and detected_before.tzinfo is None:
+            raise bad_input("detectedBefore needs a time zone (e.g. 2025-03-01T12:00:00Z)")
         where = ConflictFilter(
             pair_id=_raw_id(pair_id, "Pair", "pairId"),
             status=status.value if status is not None else None,
             kind=kind.value if kind is not None else None,
             link_id=_raw_id(contact_id, "ContactLink", "contactId"),
+            search=search.strip() or None if search is not None else None,
+            detected_before=detected_before,
         )
         store = info.context.store
         async with store.session() as s:

@@ -321,10 +321,15 @@ async def _count(s: AsyncSession, table: Any, filters: Sequence[ColumnElement[bo
 
 @dataclass(frozen=True, slots=True)
 class ConflictFilter:
+    """Which conflicts. ``search`` matches the conflict's contact as ``LinkFilter.search``
+    does; ``detected_before`` keeps those detected before a time (the console's "older than")."""
+
     pair_id: str | None = None
     status: str | None = None
     kind: str | None = None
     link_id: str | None = None
+    search: str | None = None
+    detected_before: datetime | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
         out: list[ColumnElement[bool]] = []
@@ -336,6 +341,12 @@ class ConflictFilter:
             out.append(_CONFLICT.c.kind == self.kind)
         if self.link_id is not None:
             out.append(_CONFLICT.c.link_id == self.link_id)
+        if self.search:
+            out.append(
+                exists().where(_LINK.c.id == _CONFLICT.c.link_id, _link_matches(self.search))
+            )
+        if self.detected_before is not None:
+            out.append(_CONFLICT.c.detected_at < self.detected_before)
         return out
 
 
@@ -377,16 +388,7 @@ def _link_clauses(where: LinkFilter) -> list[ColumnElement[bool]]:
         )
         out.append(open_conflict if where.has_open_conflicts else ~open_conflict)
     if where.search:
-        pattern = "%" + _escape_like(where.search.strip().lower()) + "%"
-        out.append(
-            or_(
-                _snapshot_matches("a", _LINK.c.a_id, pattern),
-                _snapshot_matches("b", _LINK.c.b_id, pattern),
-                exists().where(
-                    _BASE.c.link_id == _LINK.c.id, _fields_match(_BASE.c.fields, pattern)
-                ),
-            )
-        )
+        out.append(_link_matches(where.search))
     if where.tag_key:
         key = where.tag_key
         out.append(
@@ -397,6 +399,16 @@ def _link_clauses(where: LinkFilter) -> list[ColumnElement[bool]]:
             )
         )
     return out
+
+
+def _link_matches(search: str) -> ColumnElement[bool]:
+    """The link (``_LINK``, correlated) names ``search`` on either side or in its base."""
+    pattern = "%" + _escape_like(search.strip().lower()) + "%"
+    return or_(
+        _snapshot_matches("a", _LINK.c.a_id, pattern),
+        _snapshot_matches("b", _LINK.c.b_id, pattern),
+        exists().where(_BASE.c.link_id == _LINK.c.id, _fields_match(_BASE.c.fields, pattern)),
+    )
 
 
 def _escape_like(text: str) -> str:
