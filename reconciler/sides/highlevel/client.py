@@ -164,7 +164,7 @@ class LocationClient:
                 attempt += 1
                 if attempt >= self._retry.max_attempts:
                     raise
-                if exc.retry_after is not None and exc.retry_after > self._retry.max_delay:
+                if exc.retry_after is not None and exc.retry_after > self._retry.max_retry_after:
                     raise  # told to come back much later: the caller decides, we do not hang
                 self._usage.retries += 1
                 await self._clock.sleep(self._retry.delay(attempt - 1, exc.retry_after))

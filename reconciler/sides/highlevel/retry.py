@@ -16,6 +16,9 @@ class RetryPolicy:
     max_attempts: int = 6  # attempts per request, the first included
     base_delay: float = 0.5  # seconds; the cap doubles per attempt from here
     max_delay: float = 30.0
+    # A Retry-After longer than this (a spent daily quota says "tomorrow") is not waited for:
+    # the error goes to the caller at once.
+    max_retry_after: float = 120.0
     # Before looking for the effect of an uncertain create, let the search index catch up
     # (HighLevel's search lags writes by seconds).
     lookup_delay: float = 2.0
@@ -24,7 +27,7 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("RetryPolicy.max_attempts must be at least 1")
-        if self.base_delay < 0 or self.max_delay < 0 or self.lookup_delay < 0:
+        if min(self.base_delay, self.max_delay, self.lookup_delay, self.max_retry_after) < 0:
             raise ValueError("RetryPolicy delays must not be negative")
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
