@@ -10,6 +10,7 @@ import typer
 
 from reconciler.api.cli import register as register_api
 from reconciler.sandbox.cli import register as register_sandbox
+from reconciler.service.cli import register as register_service
 
 app = typer.Typer(
     name="reconciler",
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 register_sandbox(app)
 register_api(app)
+register_service(app)
 
 
 def main() -> None:

@@ -44,7 +44,8 @@ conflicts_app = typer.Typer(help="Conflicts waiting for a person.", no_args_is_h
 def register(app: typer.Typer) -> None:
     """Add the service's commands to ``reconciler`` (and the store's ``db`` group)."""
     app.command("serve")(serve_command)
-    app.command("demo")(demo_command)
+    if not any(command.name == "demo" for command in app.registered_commands):
+        app.command("demo")(demo_command)
     app.command("sync")(sync_command)
     app.add_typer(pairs_app, name="pairs")
     app.add_typer(conflicts_app, name="conflicts")
@@ -336,9 +337,12 @@ def pairs_add(
 ) -> None:
     """Add a pair of two accounts (an account is shared by every pair of its location)."""
     settings = settings_or_exit()
-    seconds = parse_interval(interval, settings) if interval else settings.schedule_interval_s
-    sides = [parse_side(side_a), parse_side(side_b)]
-    policy_json = parse_policy(policy or [])
+    try:
+        seconds = parse_interval(interval, settings) if interval else settings.schedule_interval_s
+        sides = [parse_side(side_a), parse_side(side_b)]
+        policy_json = parse_policy(policy or [])
+    except ServiceError as exc:
+        raise fail(exc.message) from None
     row = run_async(
         _pairs_add(
             settings,

@@ -1,0 +1,151 @@
+"""The command line: bad settings stop start-up with one line naming the setting (run as real
+subprocesses: exit code, stderr, no traceback); pairs and conflicts commands on a store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from reconciler.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def reconciler(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler.cli", *args],
+        cwd=cwd or REPO,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("RECONCILER_PORT", "eighty"),
+        ("RECONCILER_WEBHOOK_ED25519_PUBLIC_KEY", "not a key"),
+        ("RECONCILER_SCHEDULE_MIN_INTERVAL_S", "1000"),  # above the maximum: a cross-field check
+    ],
+)
+def test_a_bad_setting_stops_serve_with_one_line(tmp_path: Path, variable: str, value: str) -> None:
+    result = reconciler(
+        "serve", env={"RECONCILER_DATA_DIR": str(tmp_path), variable: value}, cwd=tmp_path
+    )
+    line = one_line_error(result)
+    assert line.startswith(f"error: invalid setting {variable}:"), line
+    assert result.returncode == 2
+
+
+def test_a_bad_config_file_stops_serve_with_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "reconciler.toml"
+    config.write_text('colour = "blue"\n')
+    result = reconciler("serve", env={"RECONCILER_CONFIG": str(config)}, cwd=tmp_path)
+    assert "RECONCILER_COLOUR: unknown setting" in one_line_error(result)
+
+
+def test_an_unreachable_database_stops_serve_with_one_line(tmp_path: Path) -> None:
+    result = reconciler(
+        "serve",
+        env={
+            "RECONCILER_DATA_DIR": str(tmp_path),
+            "RECONCILER_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+            "RECONCILER_PORT": "0",
+        },
+        cwd=tmp_path,
+    )
+    line = one_line_error(result)
+    assert line.startswith("error: "), line
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """The ``reconciler`` command in this process (typer's runner), on a store in tmp_path."""
+    for name in list(os.environ):
+        if name.startswith("RECONCILER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("RECONCILER_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(app, list(args), env=env)
+
+    return invoke
+
+
+def test_pairs_and_conflicts_commands(cli: Callable[..., Result]) -> None:
+    empty = cli("pairs", "list")
+    assert empty.exit_code == 0, empty.output
+    assert "no pairs yet" in empty.output
+
+    added = cli(
+        "pairs",
+        "add",
+        "main",
+        "--a",
+        "highlevel:locA",
+        "--b",
+        "highlevel:locB",
+        "--interval",
+        "5m",
+        "--policy",
+        "note_conflict=merge",
+        env={"RECONCILER_A_TOKEN": "pit-1234-secret"},
+    )
+    assert added.exit_code == 0, added.output
+    assert "added pair main" in added.output
+    assert "every 300s" in added.output
+    assert "side b: no token; install it:" in added.output  # A has a token, B needs OAuth
+    assert "side a:" not in added.output
+    assert "pit-1234-secret" not in added.output
+
+    listed = cli("pairs", "list")
+    assert (
+        "main  highlevel:locA <-> highlevel:locB  every 300s  enabled  never run" in listed.output
+    )
+
+    assert (
+        "exists already"
+        in cli("pairs", "add", "main", "--a", "highlevel:x", "--b", "highlevel:y").output
+    )
+    bad = [
+        (["--interval", "2h"], "interval must be within"),
+        (["--interval", "soon"], "give seconds"),
+        (["--policy", "note_conflict=sometimes"], "must be one of"),
+        (["--policy", "colour=blue"], "unknown policy setting"),
+        (["--a", "salesforce:x"], "highlevel:<location id>"),
+        (["--b", "highlevel:x"], "two different accounts"),
+    ]
+    for extra, message in bad:
+        result = cli("pairs", "add", "other", "--a", "highlevel:x", "--b", "highlevel:y", *extra)
+        assert result.exit_code == 2, (extra, result.output)
+        assert message in result.output, (extra, result.output)
+    assert "other" not in cli("pairs", "list").output
+
+    conflicts = cli("conflicts", "list", "--pair", "main")
+    assert conflicts.exit_code == 0, conflicts.output
+    assert "no open conflicts" in conflicts.output
+    unknown = cli("conflicts", "list", "--pair", "nope")
+    assert unknown.exit_code == 2
+    assert "no pair with id or name 'nope'" in unknown.output
+    assert cli("conflicts", "list", "--status", "maybe").exit_code == 2
