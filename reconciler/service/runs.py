@@ -4,9 +4,6 @@ The sides are reached only through the injected ``SideOpener`` (``pair id -> asy
 manager of SidePair``), which the engine provides; the run itself is the engine's
 ``reconcile``/``apply_plan`` (``reconciler.sync.run``). Each request is audited with who made
 it, and a ``RunFinished`` event is published when the run is over.
-
-The engine is imported where a run starts, not with this module: the API's reads and the
-other mutations must work in a process (or a checkout) that has no engine.
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.errors import PairBusyError, PlanStaleError, SideError
 from reconciler.service import events
@@ -25,9 +22,7 @@ from reconciler.store.db import Store
 from reconciler.store.schema import PlanStatus, RunTrigger
 from reconciler.store.tables import PlanRow, RunRow
 from reconciler.store.types import utcnow
-
-if TYPE_CHECKING:
-    from reconciler.sync.run import RunReport
+from reconciler.sync.run import RunReport, apply_plan, reconcile
 
 Clock = Callable[[], datetime]
 SideOpener = Callable[[str], AbstractAsyncContextManager[Any]]
@@ -53,8 +48,6 @@ async def start_run(
 ) -> RunOutcome:
     """Run the pair now; a dry run plans only and stores the plan for ``apply_stored_plan``."""
     opener = _opener(side_opener)
-    from reconciler.sync.run import reconcile
-
     async with store.transaction() as s:
         if await repo_pairs.get_pair(s, pair_id) is None:
             raise UnknownObjectError("no such pair", field="pairId")
@@ -82,8 +75,6 @@ async def apply_stored_plan(
 ) -> RunOutcome:
     """Apply a dry run's plan, unless a side changed since it was made (``STALE``)."""
     opener = _opener(side_opener)
-    from reconciler.sync.run import apply_plan
-
     async with store.transaction() as s:
         plan = await repo_runs.get_plan(s, plan_id)
         if plan is None:

@@ -1,9 +1,6 @@
 """Run mutations through the engine (``reconciler.sync.run``) with in-memory sides:
 syncRunStart (dry run + plan), planApply (and refused when stale or applied), conflictResolve
 with applyNow, and the RunFinished event.
-
-These tests need the engine's run orchestration; until ``reconciler.sync.run`` exists they are
-skipped (the module-level importorskip below says so in the test report).
 """
 
 from __future__ import annotations
@@ -23,12 +20,9 @@ from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_pairs
 from reconciler.store.db import Store
 from reconciler.store.schema import AccountKind
+from reconciler.sync.run import SidePair
 from tests.api.conftest import Gql, Keys, gid
 from tests.api.seed import NOW
-
-run = pytest.importorskip(
-    "reconciler.sync.run", reason="the engine's run orchestration has not landed yet"
-)
 
 
 @dataclass
@@ -58,7 +52,7 @@ def run_app(store: Store, bus: EventBus, world: World) -> FastAPI:
     @asynccontextmanager
     async def open_sides(pair_id: str) -> AsyncIterator[Any]:
         assert pair_id == world.pair_id
-        yield run.SidePair(a=world.a, b=world.b)
+        yield SidePair(a=world.a, b=world.b)
 
     return create_app(store, bus=bus, side_opener=open_sides)
 
