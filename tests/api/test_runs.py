@@ -5,6 +5,8 @@ with applyNow, and the RunFinished event.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,8 +15,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from reconciler.api.app import create_app
+from reconciler.sandbox.server import running_server
+from reconciler.service import events
 from reconciler.service.events import EventBus, RunFinished
 from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_pairs
@@ -140,3 +146,54 @@ async def test_resolve_with_apply_now_runs_the_pair(rgql: Gql, world: World) -> 
     assert payload["run"] is not None
     assert payload["conflict"]["status"] == "CLOSED"
     assert world.b.user.contact(b.id).first_name == "Cyrus"
+
+
+async def test_conflicts_opened_by_a_run_reach_subscribers(
+    store: Store, world: World, api_keys: Keys
+) -> None:
+    """End to end: the engine publishes ConflictOpened on the process-wide bus (what the
+    service's app uses), and a graphql-transport-ws subscriber of that pair receives it."""
+
+    @asynccontextmanager
+    async def open_sides(_pair_id: str) -> AsyncIterator[Any]:
+        yield SidePair(a=world.a, b=world.b)
+
+    app = create_app(store, side_opener=open_sides)  # the default (process-wide) bus
+    a = world.a.user.add_contact(first_name="Di", email="di@example.com")
+    b = world.b.user.add_contact(first_name="Di", email="di@example.com")
+    pair = gid("Pair", world.pair_id)
+    async with (
+        running_server(app) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as client,
+    ):
+        auth = {"authorization": f"Bearer {api_keys.operator}"}
+        start = {"query": START, "variables": {"pair": pair, "dry": False}}
+        assert (await client.post("/graphql", json=start, headers=auth)).status_code == 200
+        world.a.user.edit_contact(a.id, first_name="Diana")
+        world.b.user.edit_contact(b.id, first_name="Dina")
+        ws = await connect(
+            base_url.replace("http", "ws") + "/graphql",
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+        )
+        try:
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "connection_init",
+                        "payload": {"Authorization": f"Bearer {api_keys.viewer}"},
+                    }
+                )
+            )
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            query = f'subscription {{ conflictOpened(pairId: "{pair}") {{ kind scope }} }}'
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+            for _ in range(500):
+                if events.bus.subscriber_count:
+                    break
+                await asyncio.sleep(0.01)
+            response = await client.post("/graphql", json=start, headers=auth)
+            assert response.json()["data"]["syncRunStart"]["userErrors"] == []
+            message = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+        finally:
+            await ws.close()
+    assert message["payload"]["data"]["conflictOpened"] == {"kind": "FIELD", "scope": "first_name"}
