@@ -173,9 +173,7 @@ def parse_json(raw: bytes) -> Any:
     try:
         return json.loads(raw, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise bad_request(
-            f"Unexpected token in JSON at position {getattr(exc, 'pos', 0)}"
-        ) from exc
+        raise bad_request(f"Unexpected token in JSON at position {getattr(exc, 'pos', 0)}") from exc
 
 
 def validate(model: type[ModelT], data: Any) -> ModelT:

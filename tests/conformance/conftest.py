@@ -35,6 +35,22 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", "Version": VERSION}
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fuzz figures: cases and statuses per operation (shown when the fuzz tests ran)."""
+    from tests.conformance.test_fuzz import TALLIES
+
+    if not TALLIES:
+        return
+    write = terminalreporter.write_line
+    write(f"conformance fuzz: {sum(t.cases for t in TALLIES.values())} cases")
+    for name, tally in sorted(TALLIES.items()):
+        statuses = " ".join(f"{k}x{v}" for k, v in sorted(tally.statuses.items()))
+        accepted = len(tally.invalid_accepted)
+        write(f"  {name}: {tally.cases} cases [{statuses}] invalid-but-accepted={accepted}")
+        for text in tally.invalid_accepted[:2]:
+            write("    " + text.replace("\n", "\n    "))
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock.frozen_at("2026-01-05T09:00:00Z")

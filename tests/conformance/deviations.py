@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.conformance.messages import Problem
-from tests.conformance.spec import COMMON, CONTACTS, CONTACTS_2025, OAUTH, ref
+from tests.conformance.spec import COMMON, CONTACTS, CONTACTS_2025, ref
 
 BAD_REQUEST = ref(COMMON, "BadRequestDTO")
 UNAUTHORIZED = ref(COMMON, "UnauthorizedDTO")
@@ -321,7 +321,7 @@ def untyped_response(operation: str) -> UntypedResponse | None:
 
 def _matches(pattern: tuple[str, ...], pointer: tuple[str | int, ...]) -> bool:
     return len(pattern) == len(pointer) and all(
-        p == "*" and isinstance(q, int) or p == q for p, q in zip(pattern, pointer, strict=True)
+        (p == "*" and isinstance(q, int)) or p == q for p, q in zip(pattern, pointer, strict=True)
     )
 
 

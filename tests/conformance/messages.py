@@ -8,12 +8,12 @@ the sandbox stands in for ``services.leadconnectorhq.com`` on whatever address a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import httpx
-from jsonschema.exceptions import ValidationError
 from openapi_core.datatypes import RequestParameters
 from openapi_core.templating.paths.exceptions import PathError
 from openapi_core.templating.responses.exceptions import ResponseNotFound
@@ -100,6 +100,18 @@ class OpenAPIResponse:
         self.data: bytes | None = response.content or None
 
 
+class SchemaError(Protocol):
+    """What this module reads of a jsonschema ``ValidationError``."""
+
+    message: str
+    validator: Any
+    instance: Any
+    schema: Any
+
+    @property
+    def absolute_path(self) -> Sequence[str | int]: ...
+
+
 @dataclass(frozen=True)
 class Problem:
     """One way a message breaks the spec. ``pointer`` locates body problems in the JSON."""
@@ -117,14 +129,14 @@ class Problem:
         return f"{self.kind}{'@' + where if where else ''}: {self.message}"
 
 
-def _keyword(error: ValidationError) -> str:
+def _keyword(error: SchemaError) -> str:
     # openapi-core's "forbid" policy reports unknown keys under the ``properties`` keyword.
     if error.message.startswith("Additional properties are not allowed"):
         return "additionalProperties"
     return str(error.validator)
 
 
-def _extras(error: ValidationError) -> frozenset[str]:
+def _extras(error: SchemaError) -> frozenset[str]:
     if _keyword(error) != "additionalProperties" or not isinstance(error.instance, dict):
         return frozenset()
     schema = error.schema if isinstance(error.schema, dict) else {}
@@ -132,7 +144,7 @@ def _extras(error: ValidationError) -> frozenset[str]:
     return frozenset(k for k in error.instance if k not in documented)
 
 
-def schema_problems(kind: str, errors: Iterable[ValidationError]) -> list[Problem]:
+def schema_problems(kind: str, errors: Iterable[SchemaError]) -> list[Problem]:
     return [
         Problem(
             kind,
@@ -146,10 +158,18 @@ def schema_problems(kind: str, errors: Iterable[ValidationError]) -> list[Proble
     ]
 
 
-def _cause_errors(error: BaseException) -> list[ValidationError]:
+def _cause_errors(error: BaseException) -> list[SchemaError]:
     cause = error.__cause__
     found = getattr(cause, "schema_errors", None)
     return list(found) if found else []
+
+
+def _text(error: BaseException) -> str:
+    try:
+        return str(error)
+    except UnicodeDecodeError:
+        # openapi-core decodes a non-UTF-8 body as UTF-8 to describe it.
+        return f"{type(error).__name__}: the body is not UTF-8"
 
 
 def flatten(errors: Iterable[BaseException], side: str) -> list[Problem]:
@@ -157,7 +177,7 @@ def flatten(errors: Iterable[BaseException], side: str) -> list[Problem]:
     problems: list[Problem] = []
     for error in errors:
         if isinstance(error, PathError):
-            problems.append(Problem("route", str(error)))
+            problems.append(Problem("route", _text(error)))
         elif isinstance(error, SecurityValidationError):
             problems.append(Problem("security", str(error)))
         elif isinstance(error, ResponseNotFound):
@@ -174,5 +194,5 @@ def flatten(errors: Iterable[BaseException], side: str) -> list[Problem]:
                 problems.extend(schema_problems("body" if side == "request" else "schema", detail))
             else:
                 kind = "body" if side == "request" else "schema"
-                problems.append(Problem(kind, str(error)))
+                problems.append(Problem(kind, _text(error)))
     return problems

@@ -21,7 +21,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema.exceptions import ValidationError
 from openapi_core import Config, OpenAPI
 from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
@@ -92,7 +91,7 @@ def _registry() -> Registry:
     return Registry().with_resources(resources)
 
 
-def schema_errors(schema: str | dict[str, Any], value: Any) -> Iterator[ValidationError]:
+def schema_errors(schema: str | dict[str, Any], value: Any) -> Iterator[Any]:
     """Every way ``value`` breaks a schema: a ``file#/pointer`` reference to a named one, or a
     schema object built from such references (OpenAPI 3.0 dialect)."""
     root = {"$ref": schema} if isinstance(schema, str) else schema

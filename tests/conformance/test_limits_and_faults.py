@@ -45,7 +45,9 @@ async def test_timeouts_and_errors_after_writes(api: Api, conformance: Conforman
         r = await api.call("GET", f"/contacts/{'x' * 20}")
         assert r.status_code == 504
         api.sandbox.set_faults(api.location, timeout=0.0, error_after_write=1.0)
-        r = await api.call("POST", "/contacts/", json={"locationId": api.location, "email": "w@x.com"})
+        r = await api.call(
+            "POST", "/contacts/", json={"locationId": api.location, "email": "w@x.com"}
+        )
         assert r.status_code == 502
     assert [c["email"] for c in api.sandbox.contacts(api.location)] == ["w@x.com"]
 

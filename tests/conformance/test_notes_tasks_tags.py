@@ -85,7 +85,12 @@ async def test_notes_crud(api: Api, conformance: Conformance) -> None:
 async def test_tasks_crud_and_completion(api: Api, conformance: Conformance) -> None:
     contact = await api.create(email="tasks@example.com")
     base = f"/contacts/{contact['id']}/tasks"
-    new = {"title": "Call", "body": "about x", "dueDate": "2026-02-01T10:00:00Z", "completed": False}
+    new = {
+        "title": "Call",
+        "body": "about x",
+        "dueDate": "2026-02-01T10:00:00Z",
+        "completed": False,
+    }
     r = await api.call("POST", base, json={**new, "assignedTo": "u1"})
     assert r.status_code == 201
     task = r.json()["task"]

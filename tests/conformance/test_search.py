@@ -54,7 +54,9 @@ async def test_search_after_walks_every_hit_once(api: Api, clock: Clock) -> None
     cursor: list[Any] | None = None
     while True:
         extra = {"searchAfter": cursor} if cursor else {}
-        r = await api.search(pageLimit=2, sort=[{"field": "dateAdded", "direction": "asc"}], **extra)
+        r = await api.search(
+            pageLimit=2, sort=[{"field": "dateAdded", "direction": "asc"}], **extra
+        )
         hits = r.json()["contacts"]
         if not hits:
             break
@@ -159,9 +161,13 @@ async def test_deprecated_list_refusals(api: Api, conformance: Conformance) -> N
 async def test_duplicate_lookup(api: Api, conformance: Conformance) -> None:
     made = await api.create(email="dupe@example.com", phone="+15125550100")
     params = {"locationId": api.location}
-    r = await api.call("GET", "/contacts/search/duplicate", params={**params, "email": "dupe@example.com"})
+    r = await api.call(
+        "GET", "/contacts/search/duplicate", params={**params, "email": "dupe@example.com"}
+    )
     assert r.json()["contact"]["id"] == made["id"]
-    r = await api.call("GET", "/contacts/search/duplicate", params={**params, "number": "+15125550100"})
+    r = await api.call(
+        "GET", "/contacts/search/duplicate", params={**params, "number": "+15125550100"}
+    )
     assert r.json()["contact"]["id"] == made["id"]
     r = await api.call("GET", "/contacts/search/duplicate", params={**params, "email": "n@a.com"})
     assert r.status_code == 200

@@ -18,7 +18,6 @@ Violations raise ``NonConformance`` (an ``AssertionError``) from inside the clie
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -181,7 +180,9 @@ class Conformance:
     def before(self, request: httpx.Request) -> None:
         exchange = self.judge_request(Wire.of(request))
         if self.mode is Mode.VALID and not exchange.request_valid:
-            raise NonConformance("the test sent a request that breaks the spec:\n" + exchange.describe())
+            raise NonConformance(
+                "the test sent a request that breaks the spec:\n" + exchange.describe()
+            )
         if self.mode is Mode.INVALID and exchange.request_valid:
             raise NonConformance(
                 "a request sent as invalid conforms to the spec (the negative test tests "
@@ -200,7 +201,9 @@ class Conformance:
         if exchange.response_problems:
             raise NonConformance("the sandbox answered outside the spec:\n" + exchange.describe())
         if self.mode is Mode.INVALID and not 400 <= response.status_code < 500:
-            raise NonConformance("a request that breaks the spec was not refused:\n" + exchange.describe())
+            raise NonConformance(
+                "a request that breaks the spec was not refused:\n" + exchange.describe()
+            )
 
     def judge_response(self, exchange: Exchange, response: httpx.Response) -> list[Problem]:
         status = response.status_code
@@ -219,7 +222,9 @@ class Conformance:
             problems += self._error_basics(response)
         wire = Wire.of(response.request)
         api = specs().for_path(wire.path)
-        found = flatten(api.iter_response_errors(OpenAPIRequest(wire), OpenAPIResponse(response)), "response")
+        found = flatten(
+            api.iter_response_errors(OpenAPIRequest(wire), OpenAPIResponse(response)), "response"
+        )
         for problem in found:
             problems += self._excuse(exchange, response, problem)
         untyped = dev.untyped_response(exchange.operation)
@@ -228,7 +233,9 @@ class Conformance:
             problems += self._body_against(untyped.bodies[status], response)
         return problems
 
-    def _excuse(self, exchange: Exchange, response: httpx.Response, problem: Problem) -> list[Problem]:
+    def _excuse(
+        self, exchange: Exchange, response: httpx.Response, problem: Problem
+    ) -> list[Problem]:
         """What remains of one openapi-core problem once the deviations have had their say."""
         operation = exchange.operation or ""
         status = response.status_code
@@ -254,7 +261,9 @@ class Conformance:
         subset = {k: problem.instance[k] for k in problem.extras}
         return schema_problems("schema", schema_errors(extra.typed_by, subset))
 
-    def _body_against(self, schema: str | dict[str, Any], response: httpx.Response) -> list[Problem]:
+    def _body_against(
+        self, schema: str | dict[str, Any], response: httpx.Response
+    ) -> list[Problem]:
         body = _json(response)
         if body is None:
             return [Problem("schema", f"not JSON: {response.text[:120]!r}")]
@@ -269,7 +278,9 @@ class Conformance:
             return [Problem("schema", "error body is not a JSON object")]
         problems = []
         if body.get("statusCode") != response.status_code:
-            problems.append(Problem("schema", f"statusCode {body.get('statusCode')!r} is not the status"))
+            problems.append(
+                Problem("schema", f"statusCode {body.get('statusCode')!r} is not the status")
+            )
         message = body.get("message")
         if not (isinstance(message, str) and message) and not (
             isinstance(message, list) and message and all(isinstance(m, str) for m in message)
@@ -308,7 +319,3 @@ class Conformance:
 
     def deviations_used(self) -> set[str]:
         return {key for exchange in self.exchanges for key in exchange.deviations}
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
