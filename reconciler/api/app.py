@@ -24,6 +24,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
+from reconciler.api.console import mount_console
 from reconciler.api.context import ApiContext, ApiServices, SideOpener
 from reconciler.api.schema import schema
 from reconciler.service.events import EventBus
@@ -111,6 +112,7 @@ def create_app(
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
     app.include_router(router, prefix="/graphql")
+    mount_console(app)
     app.state.services = services
 
     @app.get("/healthz", include_in_schema=False)
