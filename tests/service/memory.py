@@ -7,6 +7,7 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from reconciler.sides.memory import MemorySide
@@ -17,16 +18,22 @@ from reconciler.store.tables import RunRow
 from reconciler.sync.run import SidePair
 
 
+@dataclass(frozen=True)
+class MemoryPair:
+    a: MemorySide
+    b: MemorySide
+
+
 class MemoryWorld:
     """The memory sides of every pair, made on first use and kept (their data persists)."""
 
     def __init__(self) -> None:
-        self.sides: dict[str, SidePair] = {}
+        self.sides: dict[str, MemoryPair] = {}
         self.opened = 0
 
-    def pair(self, pair_id: str) -> SidePair:
+    def pair(self, pair_id: str) -> MemoryPair:
         if pair_id not in self.sides:
-            self.sides[pair_id] = SidePair(
+            self.sides[pair_id] = MemoryPair(
                 a=MemorySide(f"{pair_id}-a", id_seed=1), b=MemorySide(f"{pair_id}-b", id_seed=2)
             )
         return self.sides[pair_id]
@@ -34,7 +41,8 @@ class MemoryWorld:
     @asynccontextmanager
     async def open(self, pair_id: str) -> AsyncIterator[SidePair]:
         self.opened += 1
-        yield self.pair(pair_id)
+        sides = self.pair(pair_id)
+        yield SidePair(a=sides.a, b=sides.b)
 
 
 async def memory_pair(store: Store, name: str, *, interval_s: int = 60) -> str:
