@@ -66,16 +66,12 @@ class World:
     def notes(self, side: str, email: str) -> list[str]:
         """Note bodies of the contact with ``email`` as the sandbox holds them."""
         location = self.location_a if side == "a" else self.location_b
-        (contact,) = [
-            c for c in self.sandbox.contacts(location) if c.get("email") == email.lower()
-        ]
+        (contact,) = [c for c in self.sandbox.contacts(location) if c.get("email") == email.lower()]
         return sorted(n["body"] for n in self.sandbox.notes(location, contact["id"]))
 
     def contact(self, side: str, email: str) -> dict[str, Any]:
         location = self.location_a if side == "a" else self.location_b
-        (contact,) = [
-            c for c in self.sandbox.contacts(location) if c.get("email") == email.lower()
-        ]
+        (contact,) = [c for c in self.sandbox.contacts(location) if c.get("email") == email.lower()]
         return contact
 
 
@@ -139,7 +135,11 @@ async def console_world(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[
                     s, label="Acme HQ", kind=AccountKind.HIGHLEVEL, location_id=location_a, now=now
                 )
                 acc_b = await repo_pairs.create_side_account(
-                    s, label="Acme Field", kind=AccountKind.HIGHLEVEL, location_id=location_b, now=now
+                    s,
+                    label="Acme Field",
+                    kind=AccountKind.HIGHLEVEL,
+                    location_id=location_b,
+                    now=now,
                 )
                 pair = await repo_pairs.create_pair(
                     s,

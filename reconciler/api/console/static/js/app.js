@@ -123,7 +123,8 @@ function subscribeLive(s) {
   });
   s.live.subscribe("subscriptions", "RunFinished", {}, (data) => {
     const run = data.runFinished;
-    announce(`${run.dryRun ? "Preview" : "Run"} finished: ${run.status}`);
+    // The runs view speaks for the runs it shows (and for the ones it started).
+    if (!current?.announcesRuns) announce(`${run.dryRun ? "Preview" : "Run"} finished: ${run.status}`);
     dispatch({ type: "runFinished", run });
   });
 }
