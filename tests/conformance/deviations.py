@@ -180,12 +180,14 @@ UNTYPED_RESPONSES: tuple[UntypedResponse, ...] = (
 
 EXTRA_KEYS: tuple[ExtraKeys, ...] = (
     ExtraKeys(
-        key="duplicate-create-meta",
-        reason="A refused duplicate create names the existing contact in meta "
-        "{contactId, contactName, matchingField}.",
+        key="duplicate-write-meta",
+        reason="A write refused by the location's no-duplicates rule names the existing "
+        "contact in meta {contactId, contactName, matchingField}. Observed on create; the "
+        "sandbox applies the same rule, with the same answer, when an update or an upsert "
+        "would give a contact another one's email or phone (found by the fuzzer).",
         evidence="HIGHLEVEL.md, 'Wire basics': 'Observed in the wild: a duplicate-create 400 "
         "carrying meta.contactId of the existing contact'.",
-        operations=frozenset({"create-contact"}),
+        operations=frozenset({"create-contact", "update-contact", "upsert-contact"}),
         status=400,
         at=(),
         keys=frozenset({"meta"}),

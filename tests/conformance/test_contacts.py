@@ -43,7 +43,13 @@ async def test_create_with_every_field(api: Api, conformance: Conformance) -> No
     assert contact["email"] == "rosan@deos.com"
     assert contact["tags"] == ["vip", "lead"]
     assert contact["dateOfBirth"] == "1990-09-25T00:00:00.000Z"
+    # CreateContactSchema has none of these (the sandbox used to send them).
+    assert not {"gender", "inboundDndSettings", "name", "timezone"} & set(contact)
     assert conformance.deviations_used() == {"date-of-birth-string"}
+    r = await api.call("GET", f"/contacts/{contact['id']}")
+    # GetContectByIdSchema has name and timezone, not the write-only fields.
+    assert r.json()["contact"]["timezone"] == "America/Chihuahua"
+    assert not {"gender", "inboundDndSettings"} & set(r.json()["contact"])
 
 
 async def test_get_update_delete(api: Api, clock: Clock) -> None:
@@ -100,7 +106,11 @@ async def test_duplicate_create_is_a_400_naming_the_existing_contact(
     )
     assert r.status_code == 400
     assert r.json()["meta"]["contactId"] == first["id"]
-    assert "duplicate-create-meta" in conformance.deviations_used()
+    second = await api.create(email="other@example.com")
+    r = await api.call("PUT", f"/contacts/{second['id']}", json={"email": "dup@example.com"})
+    assert r.status_code == 400
+    assert r.json()["meta"]["contactId"] == first["id"]
+    assert "duplicate-write-meta" in conformance.deviations_used()
 
 
 async def test_validation_errors_are_422(api: Api, conformance: Conformance) -> None:
@@ -140,6 +150,8 @@ async def test_malformed_json_is_a_400(api: Api, conformance: Conformance) -> No
             headers={"Content-Type": "application/json"},
         )
     assert r.status_code == 400
+    # BadRequestDTO: statusCode and message, no ``error`` (the sandbox used to add one).
+    assert set(r.json()) == {"statusCode", "message"}
 
 
 async def test_auth_and_version_refusals(api: Api, conformance: Conformance) -> None:
