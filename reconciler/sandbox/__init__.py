@@ -22,7 +22,8 @@ Decisions where the official material leaves a choice (each documented where it 
   error: "Unauthorized"}``; a token used for another location's ``locationId`` is 401
   ``The token does not have access to this location.`` (the v2 spec documents no 403).
 - Validation: unknown top-level properties, wrong types and missing required fields are 422
-  with class-validator messages (``property X should not exist``); malformed JSON is 400. The
+  with class-validator messages (``property X should not exist``); malformed JSON is 400
+  ``{statusCode, message}`` (``BadRequestDTO``). The
   search body's 422 (missing ``locationId``/``pageLimit``, ``pageLimit`` > 500) follows
   HighLevel's observed behaviour although the spec lists only 200/400/401 for search.
 - Tags are stored trimmed and lower-cased, without repeats. ``tags`` on PUT/upsert replace the
@@ -41,4 +42,10 @@ Decisions where the official material leaves a choice (each documented where it 
 - ``POST /oauth/token`` reads the spec's snake_case form names and the camelCase ones the
   official SDK's refresh helper sends (``refreshToken``, ``clientId``...).
 - Campaign and workflow memberships are kept in memory only (not in the state file).
+- Answers carry only the keys their response schema documents: ``gender`` and
+  ``inboundDndSettings`` are kept but never shown (no response schema has them), the create
+  answer has no ``name``/``timezone`` (``CreateContactSchema``), search hits no
+  ``timezone``/``website`` (``Contact``). Where the spec is silent or partial (search answer,
+  list items, paging ``meta``, duplicate ``meta``...), ``tests/conformance/deviations.py``
+  documents what is sent instead, and the conformance suite validates it.
 """
