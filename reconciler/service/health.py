@@ -8,15 +8,18 @@ load balancer takes a process out of rotation while any of these fails.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, StoreError
 from reconciler.service.metrics import CONTENT_TYPE, ServiceMetrics
 from reconciler.store.db import Store
 from reconciler.store.migrate import head_revision
@@ -29,11 +32,23 @@ _CONFLICT = table_of(ConflictRow)
 _PAIR = table_of(PairRow)
 
 
+@asynccontextmanager
+async def connected(store: Store) -> AsyncIterator[AsyncConnection]:
+    """``store.connection()``, with a failure to connect translated too (``StoreError``):
+    the store translates errors of statements, and connecting happens before those."""
+    try:
+        async with store.connection() as conn:
+            yield conn
+    except DBAPIError as exc:
+        first = str(exc.orig or exc).strip().splitlines()
+        raise StoreError(f"cannot reach the database: {first[0] if first else exc}") from exc
+
+
 async def readiness(store: Store, scheduler_running: Callable[[], bool] | None) -> dict[str, Any]:
     """Each check's result (``ok`` or what is wrong) and ``ready`` overall."""
     checks: dict[str, str] = {}
     try:
-        async with store.connection() as conn:
+        async with connected(store) as conn:
             await conn.execute(text("SELECT 1"))
             checks["database"] = "ok"
             revision = await conn.run_sync(

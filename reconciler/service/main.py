@@ -26,7 +26,7 @@ from sqlalchemy import text
 
 from reconciler.api.app import create_app
 from reconciler.service import events
-from reconciler.service.health import health_router
+from reconciler.service.health import connected, health_router
 from reconciler.service.lease import LeaseKeeper
 from reconciler.service.metrics import ServiceMetrics
 from reconciler.service.oauth import OAuthConfig, OAuthInstaller, StateSigner, oauth_router
@@ -72,7 +72,7 @@ class Service:
             await migrate.upgrade(self.store.url)
             return
         # Several processes starting at once must not run the same migration together.
-        async with self.store.connection() as conn:
+        async with connected(self.store) as conn:
             await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
             try:
                 await migrate.upgrade(self.store.url)
@@ -85,7 +85,10 @@ class Service:
             await self.scheduler.start()
             log.info(
                 "scheduler started",
-                extra={"holder": self.leases.holder, "pairs": self.metrics.scheduled_pairs.value()},
+                extra={
+                    "holder": self.leases.holder,
+                    "pairs": int(self.metrics.scheduled_pairs.value() or 0),
+                },
             )
 
     async def stop(self) -> None:
@@ -125,7 +128,7 @@ def build_service(
     metrics = ServiceMetrics()
     leases = LeaseKeeper(store, holder=settings.instance_id, ttl=settings.lease_ttl_s, clock=clock)
     if side_opener is None:
-        side_opener = default_side_opener(settings, store, cipher, http, clock)
+        side_opener = default_side_opener(settings, store, cipher, http)
     runner = PairRunner(store, leases, side_opener, metrics=metrics, bus=bus, clock=clock)
     schedule = settings.scheduler_enabled if scheduler is None else scheduler
     pair_scheduler = (
@@ -219,6 +222,9 @@ def create_service_app(service: Service, *, close_service: bool = True) -> FastA
 
 
 def default_side_opener(
-    settings: Settings, store: Store, cipher: Cipher, http: httpx.AsyncClient, clock: Clock
+    settings: Settings, store: Store, cipher: Cipher, http: httpx.AsyncClient
 ) -> SideOpener:
-    raise NotImplementedError
+    """Sides opened from the pair's accounts in the store (``opener.SideFactory``)."""
+    from reconciler.service.opener import SideFactory  # loads the connectors
+
+    return SideFactory(store, cipher, http, settings).opener

@@ -32,7 +32,9 @@ _context: ContextVar[Mapping[str, str]] = ContextVar("reconciler_log_context", d
 MASK = "***"
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _RECORD_ATTRS = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime", "context"}
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    # uvicorn's color_message repeats the message with terminal colours.
+    | {"message", "asctime", "context", "color_message"}
 )
 # Extra fields whose value is a secret whatever it looks like.
 _SECRET_FIELD = re.compile(r"(?i)(token|secret|password|authorization|api_?key|cookie)")
@@ -222,6 +224,8 @@ def configure_logging(
     # APScheduler logs every job start at INFO: one line per pair per interval is noise; our
     # own run logs say what happened.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    # Alembic announces its context at INFO on every migration check (/readyz).
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
     # uvicorn's loggers keep their own handlers unless told not to: route them through ours.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
