@@ -68,6 +68,13 @@ async def test_operator_resolves_a_note_conflict_and_a_run_makes_both_sides_agre
     await expect(page.locator(".reason")).to_contain_text("note.changed_both_differently")
     await expect(page.locator(".reason")).to_contain_text("note_conflict=manual")
     await console.screenshot("conflict", full_page=True)
+    # Against the other side, each side's text shows what the two disagree on.
+    await page.get_by_label("The other side").check()
+    await expect(side_a.locator("ins")).to_have_text(re.compile("demo of the new reports"))
+    await expect(side_a.locator("del")).to_have_text(re.compile("pricing for the team plan"))
+    await console.screenshot("conflict-against-other-side")
+    await page.get_by_label("The base").check()
+    await expect(side_a.locator("del")).to_have_count(0)
 
     await page.get_by_role("button", name=re.compile("^Take A")).click()
     # Back in the inbox, without the resolved conflict.
@@ -291,3 +298,27 @@ async def test_preview_run_shows_the_plan_with_reasons_and_applies_it(
     await expect(page.locator(".plan")).to_have_count(0)
     await expect(page.locator("#announcer")).to_contain_text("Plan applied")
     assert "vip" in [t.lower() for t in world.contact("b", "cara@example.com")["tags"]]
+
+
+async def test_word_diff_marks_only_what_changed(console: Console) -> None:
+    """The console's diff module, run in the page: words, punctuation and line breaks."""
+    await console.page.goto(console.url)
+    results = await console.page.evaluate(
+        """async () => {
+        const { diffText } = await import('./static/js/diff.js');
+        const show = (a, b) => diffText(a, b).map((p) => `${p.op}:${p.text}`);
+        const long = Array.from({ length: 3000 }, (_, i) => `w${i}`).join(' ');
+        return {
+          swap: show('She wants a demo.', 'She wants pricing.'),
+          line: show('Called Ann.', 'Called Ann.\\nShe wants a demo.'),
+          same: show('no change', 'no change'),
+          empty: show('', 'new text'),
+          long: diffText(long, long.replace('w1500', 'x1500')).filter((p) => p.op !== 'eq'),
+        };
+    }"""
+    )
+    assert results["swap"] == ["eq:She wants ", "del:a demo", "ins:pricing", "eq:."]
+    assert results["line"] == ["eq:Called Ann.", "ins:\nShe wants a demo."]
+    assert results["same"] == ["eq:no change"]
+    assert results["empty"] == ["ins:new text"]
+    assert results["long"] == [{"op": "del", "text": "w1500"}, {"op": "ins", "text": "x1500"}]

@@ -56,9 +56,13 @@ function valueOf(conflict, which) {
   return { base: conflict.baseValue, a: conflict.aValue, b: conflict.bValue }[which];
 }
 
-function renderValue(conflict, which) {
+function renderValue(conflict, which, against = "base") {
   const value = valueOf(conflict, which);
-  const base = conflict.baseValue;
+  // Text changes are marked against the base, or against the other side (what A and B
+  // disagree on), as the operator chooses.
+  const base = against === "other" && which !== "base"
+    ? valueOf(conflict, which === "a" ? "b" : "a")
+    : conflict.baseValue;
   const isBase = which === "base";
   const deletedLabel = conflict.kind === "NOTE_DELETE" ? "(note deleted on this side)" : "(none)";
   if (conflict.kind === "TAGS_INITIAL") {
@@ -80,7 +84,30 @@ function column(conflict, which, title, note) {
     h("header", { class: "side-col-head" },
       h("h2", { id: `col-${which}` }, title),
       note ? h("span", { class: "muted small" }, note) : null),
-    h("div", { class: "side-col-body" }, renderValue(conflict, which)));
+    h("div", { class: "side-col-body", dataset: { side: which } }, renderValue(conflict, which)));
+}
+
+/** "Mark changes against: the base / the other side" (text values only). */
+function compareControl(conflict, root) {
+  const texts = [conflict.aValue, conflict.bValue].every((v) => v === null || typeof v === "string");
+  if (!TEXT_KINDS.has(conflict.kind) || !texts) return null;
+  const name = "compare-against";
+  const option = (value, label, checked) => {
+    const input = h("input", { type: "radio", name, value, checked, id: `compare-${value}` });
+    input.addEventListener("change", () => {
+      for (const which of ["a", "b"]) {
+        const body = root.querySelector(`.side-col-body[data-side="${which}"]`);
+        body.replaceChildren(renderValue(conflict, which, value));
+      }
+      const legend = root.querySelector(".legend-against");
+      legend.textContent = value === "base" ? "the base" : "the other side";
+    });
+    return h("span", { class: "radio" }, input, h("label", { for: input.id }, label));
+  };
+  return h("fieldset", { class: "radios compare" },
+    h("legend", {}, "Mark changes against"),
+    option("base", "The base", true),
+    option("other", "The other side", false));
 }
 
 function reasonPanel(conflict) {
@@ -254,9 +281,11 @@ export async function show(root, ctx, id) {
       column(conflict, "base", "Base", "last agreed"),
       column(conflict, "a", "Side A", sideLabel(conflict.link?.a)),
       column(conflict, "b", "Side B", sideLabel(conflict.link?.b))),
-    h("p", { class: "legend muted small" },
-      h("ins", { class: "d-ins" }, "added"), " and ", h("del", { class: "d-del" }, "removed"),
-      " are marked against the base."),
+    h("div", { class: "legend-row" },
+      h("p", { class: "legend muted small" },
+        h("ins", { class: "d-ins" }, "added"), " and ", h("del", { class: "d-del" }, "removed"),
+        " are marked against ", h("span", { class: "legend-against" }, "the base"), "."),
+      compareControl(conflict, root)),
     reasonPanel(conflict),
     conflict.proposed ? h("p", { class: "muted" }, `Policy proposes: ${conflict.proposed.choice}.`) : null));
   root.querySelector("h1").setAttribute("tabindex", "-1");

@@ -34,6 +34,10 @@ function middle(a, b) {
   if (!n) return [{ op: "ins", text: b.join("") }];
   if (!m) return [{ op: "del", text: a.join("") }];
   if ((n + 1) * (m + 1) > MAX_CELLS) {
+    // Too many words to compare each with each: compare whole lines instead (once).
+    const lines = (tokens) => tokens.join("").split(/(?<=\n)/);
+    const [la, lb] = [lines(a), lines(b)];
+    if (la.length < n && (la.length + 1) * (lb.length + 1) <= MAX_CELLS) return middle(la, lb);
     return [{ op: "del", text: a.join("") }, { op: "ins", text: b.join("") }];
   }
   // lcs[i][j]: length of the LCS of a[i:] and b[j:] (a flat typed array).
@@ -68,24 +72,60 @@ function middle(a, b) {
 }
 
 function merge(parts) {
-  const out = [];
+  // Blocks: {eq} or {del, ins}; neighbouring changes join into one block.
+  const blocks = [];
   for (const part of parts) {
     if (!part.text) continue;
-    const last = out[out.length - 1];
-    if (last && last.op === part.op) last.text += part.text;
-    else out.push({ ...part });
+    const last = blocks[blocks.length - 1];
+    if (part.op === "eq") {
+      if (last && last.eq !== undefined) last.eq += part.text;
+      else blocks.push({ eq: part.text });
+    } else if (last && last.eq === undefined) {
+      last[part.op] += part.text;
+    } else {
+      blocks.push({ del: "", ins: "", [part.op]: part.text });
+    }
   }
-  // A lone space kept between two changes reads better inside them.
+  semanticCleanup(blocks);
+  const out = [];
+  for (const block of blocks) {
+    if (block.eq !== undefined) out.push({ op: "eq", text: block.eq });
+    else {
+      if (block.del) out.push({ op: "del", text: block.del });
+      if (block.ins) out.push({ op: "ins", text: block.ins });
+    }
+  }
   return out;
 }
 
-/** Diff two texts, by lines when they are long, then by words within changed lines. */
+/**
+ * An LCS keeps every common word, so two different sentences come out as confetti ("the"
+ * and the spaces kept, everything else swapped). As diff-match-patch's semantic cleanup does,
+ * an equality no longer than the changes on both its sides is folded into them.
+ */
+function semanticCleanup(blocks) {
+  const size = (b) => Math.max(b.del.length, b.ins.length);
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (let i = 1; i < blocks.length - 1; i += 1) {
+      const [left, eq, right] = [blocks[i - 1], blocks[i], blocks[i + 1]];
+      if (eq.eq === undefined || left.eq !== undefined || right.eq !== undefined) continue;
+      if (eq.eq.length <= size(left) && eq.eq.length <= size(right)) {
+        blocks.splice(i - 1, 3, {
+          del: left.del + eq.eq + right.del,
+          ins: left.ins + eq.eq + right.ins,
+        });
+        changed = true;
+        break;
+      }
+    }
+  }
+}
+
+/** Diff two texts by words (by lines where the changed middle is too long for words). */
 export function diffText(oldText, newText) {
-  const a = tokens(oldText);
-  const b = tokens(newText);
-  if ((a.length + 1) * (b.length + 1) <= MAX_CELLS) return diffTokens(a, b);
-  const lines = (text) => (text || "").split(/(?<=\n)/);
-  return diffTokens(lines(oldText), lines(newText));
+  return diffTokens(tokens(oldText), tokens(newText));
 }
 
 /** Nodes showing `newText` with what changed from `oldText` marked. */

@@ -101,7 +101,8 @@ export function when(iso) {
 
 /** <time datetime=…>3m ago</time> with the full time as its title. */
 export function timeAgo(iso) {
-  return h("time", { datetime: iso, title: when(iso) }, `${age(iso)} ago`);
+  const since = age(iso);
+  return h("time", { datetime: iso, title: when(iso) }, since === "now" ? "just now" : `${since} ago`);
 }
 
 export const KIND_LABELS = {

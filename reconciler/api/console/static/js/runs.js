@@ -97,7 +97,7 @@ function planView(ctx, plan, onApplied, onApplying, onReported) {
           onApplying(false);
         }
       },
-    }, `Apply plan (${plan.actionCount} action${plan.actionCount === 1 ? "" : "s"})`)
+    }, `Apply plan (${plan.actions.totalCount} action${plan.actions.totalCount === 1 ? "" : "s"})`)
     : null;
   return h("section", { class: "card plan", "aria-labelledby": "plan-title" },
     h("div", { class: "page-head" },
