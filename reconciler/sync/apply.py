@@ -179,6 +179,8 @@ class Executor:
         later: list[LinkJob] = []
         while queue and len(wave) < WAVE and self.batch.size < STAGE_LIMIT and not self.stopped:
             job = queue.popleft()
+            if job.state != "waiting":
+                continue  # stopped by its last outcome (parked, failed, ...)
             job.started = True
             while job.next is not None and not job.next.writes:
                 action = self._resolve(job, job.next)
@@ -243,7 +245,10 @@ class Executor:
         async def one(action: Action) -> CallOutcome:
             assert action.side is not None
             async with limits[action.side]:
+                if action.side in self.paused:
+                    return CallOutcome("retry", error="not sent: the side is paused")
                 outcome = await self._call(action)
+            self._count_failure(action.side, outcome)
             await self.ctx.step("write_returned", action)
             return outcome
 
@@ -347,7 +352,6 @@ class Executor:
         assert action.side is not None
         side = action.side
         if outcome.status == "done":
-            self.failures[side] = 0
             result: dict[str, object] = (
                 {"created_id": outcome.created_id} if outcome.created_id else {}
             )
@@ -389,15 +393,21 @@ class Executor:
         if outcome.status == "fatal":
             self.ctx.tally.fatal = error
             self.stopped = True
-        elif outcome.status in ("retry", "uncertain"):
-            self.failures[side] += 1
-            if self.failures[side] >= BREAKER and side not in self.paused:
-                self.paused.add(side)
-                self.ctx.tally.error(
-                    f"side {side.upper()}: {BREAKER} retriable failures in a row; "
-                    "no more writes to it in this run"
-                )
         self._leave(job, f"{action.kind.value} on side {side.upper()}: {error}")
+
+    def _count_failure(self, side: SideName, outcome: CallOutcome) -> None:
+        """Back off from a side that keeps failing: after ``BREAKER`` retriable failures in a
+        row it gets no more writes in this run (its own retries have already waited)."""
+        if outcome.status not in ("retry", "uncertain"):
+            self.failures[side] = 0
+            return
+        self.failures[side] += 1
+        if self.failures[side] >= BREAKER and side not in self.paused:
+            self.paused.add(side)
+            self.ctx.tally.error(
+                f"side {side.upper()}: {BREAKER} retriable failures in a row; "
+                "no more writes to it in this run"
+            )
 
     def _leave(self, job: LinkJob, why: str) -> None:
         """Stop a job; its link is looked at (notes first) by the next run."""

@@ -82,26 +82,38 @@ class Env:
             pair.scan = {**(pair.scan or {}), **settings}
 
 
-async def make_env(store: Store, *, policy: PairPolicy | None = None, **side_options: Any) -> Env:
+async def make_env(
+    store: Store,
+    *,
+    policy: PairPolicy | None = None,
+    side_class: type[MemorySide] = MemorySide,
+    notes_period_s: float = 60.0,
+    name: str = "engine",
+    **side_options: Any,
+) -> Env:
+    """A pair of memory sides; by default every run reads every link's notes (small data:
+    the rolling scan's pacing has its own tests)."""
     clock = Clock()
     async with store.transaction() as s:
         acc_a = await repo_pairs.create_side_account(
-            s, label="A", kind=AccountKind.MEMORY, location_id="mem-a", now=clock()
+            s, label="A", kind=AccountKind.MEMORY, location_id=f"{name}-a", now=clock()
         )
         acc_b = await repo_pairs.create_side_account(
-            s, label="B", kind=AccountKind.MEMORY, location_id="mem-b", now=clock()
+            s, label="B", kind=AccountKind.MEMORY, location_id=f"{name}-b", now=clock()
         )
         pair = await repo_pairs.create_pair(
             s,
-            name="engine",
+            name=name,
             side_a_account_id=acc_a.id,
             side_b_account_id=acc_b.id,
             now=clock(),
             policy=policy,
         )
-    a = MemorySide("a", clock=clock, id_seed=1, **side_options)
-    b = MemorySide("b", clock=clock, id_seed=2, **side_options)
-    return Env(store=store, pair_id=pair.id, a=a, b=b, clock=clock)
+    a = side_class("a", clock=clock, id_seed=1, **side_options)
+    b = side_class("b", clock=clock, id_seed=2, **side_options)
+    env = Env(store=store, pair_id=pair.id, a=a, b=b, clock=clock)
+    await env.set_scan(notes_period_s=notes_period_s)
+    return env
 
 
 @pytest.fixture
@@ -113,7 +125,7 @@ def person(side: MemorySide) -> dict[str, tuple[Any, ...]]:
     """Each contact of a side by email: (first, last, phone, tags, sorted note bodies)."""
     out: dict[str, tuple[Any, ...]] = {}
     for contact in side.user.contacts():
-        key = contact.email or f"id:{contact.id}"
+        key = contact.email or contact.phone or f"{contact.first_name} {contact.last_name}"
         notes = sorted(n.body for n in side.user.notes(contact.id))
         out[key] = (
             contact.first_name,
@@ -132,3 +144,21 @@ def agree(env: Env) -> bool:
 
 def counts(report: RunReport) -> Mapping[str, int]:
     return {k: v for k, v in report.counts.items() if v}
+
+
+WRITE_LABELS = (
+    "POST /contacts/",
+    "PUT /contacts/{contactId}",
+    "DELETE /contacts/{contactId}",
+    "POST /contacts/{contactId}/tags",
+    "DELETE /contacts/{contactId}/tags",
+    "POST /contacts/{contactId}/notes",
+    "PUT /contacts/{contactId}/notes/{id}",
+    "DELETE /contacts/{contactId}/notes/{id}",
+)
+
+
+def writes(side: MemorySide) -> int:
+    """Write requests the side has received so far."""
+    requests = side.usage().requests
+    return sum(requests.get(label, 0) for label in WRITE_LABELS)
