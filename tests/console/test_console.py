@@ -322,3 +322,45 @@ async def test_word_diff_marks_only_what_changed(console: Console) -> None:
     assert results["same"] == ["eq:no change"]
     assert results["empty"] == ["ins:new text"]
     assert results["long"] == [{"op": "del", "text": "w1500"}, {"op": "ins", "text": "x1500"}]
+
+
+async def test_a_merged_value_applied_now_reaches_both_sides(
+    console: Console, world: World
+) -> None:
+    page = console.page
+    await console.sign_in("operator")
+    await page.get_by_role("link", name="Bob Stone").click()
+    await expect(page.locator("#conflict-title")).to_have_text("First name — Bob Stone")
+    await expect(page.locator(".side-col-base")).to_contain_text("Bob")
+    await expect(page.locator(".side-col-a ins")).to_have_text("Bobby")
+    await page.get_by_role("button", name=re.compile("Edit merged value")).click()
+    merged = page.get_by_label("Merged first name")
+    await expect(merged).to_be_focused()
+    await merged.fill("Rob")
+    await page.get_by_label(re.compile("^Apply now")).check()
+    await page.get_by_role("button", name="Resolve with this value").click()
+    await expect(page.locator("#inbox-title")).to_be_visible()
+    await expect(console.inbox_rows()).to_have_count(1)
+    await expect(page.locator("#announcer")).to_contain_text("merged value and applied")
+    # Applied at once: no run had to be started by hand.
+    assert world.contact("a", "bob@example.com")["firstName"] == "Rob"
+    assert world.contact("b", "bob@example.com")["firstName"] == "Rob"
+
+
+async def test_a_bad_merged_value_is_refused_and_loses_nothing(
+    console: Console, world: World
+) -> None:
+    page = console.page
+    await console.sign_in("operator")
+    await page.get_by_role("link", name="Ann Lee").click()
+    await expect(page.locator("#conflict-title")).to_be_focused()
+    await page.keyboard.press("e")
+    note = page.get_by_label("Merged note")
+    await expect(note).to_be_focused()
+    await note.fill("x" * 100_001)  # over the API's limit for a note
+    await page.get_by_role("button", name="Resolve with this value").click()
+    await expect(page.locator(".decision .form-error")).to_contain_text("Not resolved")
+    await expect(page.locator("#conflict-title")).to_be_visible()
+    assert len(await open_conflicts(world)) == 2
+    assert world.notes("a", "ann@example.com") == [ANN_NOTE_A]
+    assert world.notes("b", "ann@example.com") == [ANN_NOTE_B]

@@ -161,6 +161,15 @@ async function route() {
   };
   try {
     current = (await module.show(view, ctx, arg, query)) || {};
+    // A new view takes the focus (its heading, unless it focused something itself), so
+    // keyboard and screen-reader users start from its top rather than a stale link.
+    if (!main.contains(document.activeElement) || document.activeElement === main) {
+      const heading = view.querySelector("h1");
+      if (heading) {
+        heading.tabIndex = -1;
+        heading.focus({ preventScroll: true });
+      }
+    }
   } catch (error) {
     if (!session) return;
     render(view, h("div", { class: "notice notice-error", role: "alert" }, `This view could not load: ${error.message}`));
