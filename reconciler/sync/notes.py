@@ -112,9 +112,13 @@ def _may_create(source: SideName, direction: CreateDirection) -> bool:
 
 
 def rolling_quota(linked: int, since_last_run: timedelta, period: timedelta) -> int:
-    """Links to read this run so that all are read once per period (paced, not in bursts)."""
+    """Links to read this run so that all are read once per period, spread over the runs.
+
+    Rounded down: a small pair does not read a link on every run; whatever the rounding left
+    becomes overdue by the end of the period and is read then (see ``rolling_links``).
+    """
     share = min(max(since_last_run / period, 0.0), 1.0)
-    return math.ceil(linked * share)
+    return math.floor(linked * share + 1e-9)
 
 
 async def rolling_links(

@@ -27,7 +27,9 @@ async def bases(env: Env) -> dict[str, LinkBase]:
         return await repo_links.load_bases(s, [link.id for link in active])
 
 
-async def conflicts(env: Env, status: ConflictStatus | None = ConflictStatus.OPEN) -> list[ConflictRow]:
+async def conflicts(
+    env: Env, status: ConflictStatus | None = ConflictStatus.OPEN
+) -> list[ConflictRow]:
     async with env.store.session() as s:
         return await repo_conflicts.list_conflicts(
             s, pair_id=env.pair_id, status=status, limit=1000

@@ -3,7 +3,7 @@ random per request; these tests need one named contact to fail in one named way)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import SideError
@@ -70,6 +70,10 @@ class ScriptedSide(MemorySide):
     async def create_note(self, contact_id: str, body: str) -> Note:
         self._check("create_note", body)
         return await super().create_note(contact_id, body)
+
+    async def get_notes(self, contact_id: str) -> Sequence[Note]:
+        self._check("get_notes", contact_id)
+        return await super().get_notes(contact_id)
 
     async def get_contact(self, contact_id: str) -> Contact:
         self._check("get_contact", contact_id)

@@ -147,7 +147,7 @@ async def _assert_bases_agree(env: Env) -> None:
 
 
 async def test_invariant_4_second_run_does_nothing(env: Env) -> None:
-    a_id, b_id = await _linked_pair(env)
+    a_id, _ = await _linked_pair(env)
     env.b.user.add_contact(first_name="Cy", email="cy@example.com", tags=["lead"])
     env.a.user.edit_contact(a_id, last_name="Li")
     await env.run()
