@@ -122,6 +122,8 @@ class Settings(BaseSettings):
     # --- webhooks (POST /webhooks/highlevel) ------------------------------------------------
     webhook_tolerance_s: int = Field(default=300, ge=1)
     webhook_debounce_s: float = Field(default=2.0, ge=0)
+    # However many webhooks keep coming, their run starts at most this long after the first.
+    webhook_max_wait_s: float = Field(default=10.0, ge=0)
     # Public keys, PEM text or the path of a PEM file. Unset Ed25519: x-ghl-signature cannot
     # be checked (x-wh-signature still can); RSA defaults to HighLevel's published key.
     webhook_ed25519_public_key: str | None = None

@@ -1,7 +1,7 @@
-"""``reconciler sandbox`` and the temporary ``reconciler demo``.
-
-Both run the sandbox until Ctrl-C (or SIGTERM), which stops it cleanly: the server shuts down,
-the state file (if any) is saved, and the process exits 0 without a traceback.
+"""``reconciler sandbox``: the sandbox until Ctrl-C (or SIGTERM), which stops it cleanly: the
+server shuts down, the state file (if any) is saved, and the process exits 0 without a
+traceback. (``reconciler demo``, which runs it beside the service, is in
+``reconciler.service.cli``.)
 """
 
 from __future__ import annotations
@@ -128,14 +128,6 @@ def sandbox_command(
     _run(config, host, port)
 
 
-def demo_command(
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8100,
-) -> None:
-    """Run the demo: the sandbox with 2 locations x 200 contacts (seed 7)."""
-    _run(SandboxConfig(seed=7, locations=2, contacts_per_location=200), "127.0.0.1", port)
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``sandbox`` and ``demo`` to the ``reconciler`` command."""
+    """Add ``sandbox`` to the ``reconciler`` command."""
     app.command("sandbox")(sandbox_command)
-    app.command("demo")(demo_command)

@@ -44,8 +44,7 @@ conflicts_app = typer.Typer(help="Conflicts waiting for a person.", no_args_is_h
 def register(app: typer.Typer) -> None:
     """Add the service's commands to ``reconciler`` (and the store's ``db`` group)."""
     app.command("serve")(serve_command)
-    if not any(command.name == "demo" for command in app.registered_commands):
-        app.command("demo")(demo_command)
+    app.command("demo")(demo_command)
     app.command("sync")(sync_command)
     app.add_typer(pairs_app, name="pairs")
     app.add_typer(conflicts_app, name="conflicts")

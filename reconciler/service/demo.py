@@ -21,9 +21,10 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.sandbox.app import create_app as create_sandbox_app
@@ -47,7 +48,8 @@ from reconciler.settings import Settings, load_settings
 from reconciler.store import repo_conflicts, repo_pairs, repo_runs
 from reconciler.store.credentials import AccountCredentials
 from reconciler.store.crypto import Secret
-from reconciler.store.schema import AccountKind, ApiKeyRole, AuthKind, ConflictStatus
+from reconciler.store.schema import AccountKind, ApiKeyRole, AuthKind, ConflictStatus, table_of
+from reconciler.store.tables import PairRow
 from reconciler.store.types import utcnow
 from reconciler.sync.model import (
     FieldConflictPolicy,
@@ -56,11 +58,13 @@ from reconciler.sync.model import (
     PairPolicy,
     TagsInitialPolicy,
 )
+from reconciler.sync.snapshot import ScanSettings
 
 log = logging.getLogger(__name__)
 
 Echo = Callable[[str], None]
 PAIR_NAME = "demo"
+_PAIR = table_of(PairRow)
 # Every conflict kind needs a person's decision in the demo (the defaults settle some alone).
 DEMO_POLICY = PairPolicy(
     tags_initial=TagsInitialPolicy.MANUAL,
@@ -153,6 +157,7 @@ def demo_settings(
         lease_ttl_s=30.0,
         shutdown_grace_s=5.0,
         webhook_debounce_s=options.debounce_s,
+        webhook_max_wait_s=3 * options.debounce_s,
         webhook_ed25519_public_key=keys_pem["ed25519"],
         webhook_rsa_public_key=keys_pem["rsa"],
         highlevel_base_url=sandbox_url,
@@ -186,6 +191,10 @@ def sandbox_config(options: DemoOptions, service_url: str) -> SandboxConfig:
             )
         ],
         max_notes_per_contact=2,
+        # Ten times HighLevel's burst limit: every demo run reads every contact's notes, and
+        # a webhook should show its effect in about a second. (Runs respect whatever limit
+        # the answers' headers announce; the budget logic is tested against the real one.)
+        rate_limit_max=1000,
         persist_path=options.data_dir / "sandbox.json",
     )
 
@@ -228,6 +237,14 @@ async def _setup_pair(service: Service, sandbox: Sandbox, options: DemoOptions) 
             policy=DEMO_POLICY,
             schedule_interval_s=options.interval_s,
         )
+        # Small data: every scheduled run lists both sides completely (deletions are only
+        # believed after a complete listing) and reads every contact's notes (notes cannot be
+        # listed by change). Production pairs keep the defaults: daily, on a rolling budget.
+        scan = ScanSettings(
+            full_scan_interval=timedelta(seconds=options.interval_s),
+            notes_period=timedelta(seconds=options.interval_s),
+        )
+        await s.execute(update(_PAIR).where(_PAIR.c.id == pair.id).values(scan=scan.to_json()))
         return pair.id
 
 
@@ -296,7 +313,9 @@ async def _narrate(demo: Demo, finished: Subscription, echo: Echo) -> None:
         assert isinstance(event, RunFinished)
         if event.pair_id != demo.pair_id:
             continue
-        echo(await _describe_run(demo, event))
+        line = await _describe_run(demo, event)
+        if line is not None:
+            echo(line)
         if not demo.first_run.is_set():
             demo.first_run.set()
             if demo.options.edits and demo.options.fresh:
@@ -312,18 +331,24 @@ async def _narrate(demo: Demo, finished: Subscription, echo: Echo) -> None:
             demo.edited.set()
 
 
-async def _describe_run(demo: Demo, event: RunFinished) -> str:
+async def _describe_run(demo: Demo, event: RunFinished) -> str | None:
+    """One line about a run; None for a webhook run that found nothing to do (the echoes of
+    the service's own writes come back as webhooks: those runs are quiet by design)."""
     async with demo.service.store.session() as s:
         run = await repo_runs.get_run(s, event.run_id)
         open_count = await _open_conflicts(s, demo.pair_id)
     stamp = f"{datetime.now():%H:%M:%S}"
     if run is None:
         return f"[{stamp}] run {event.run_id[:8]}: {event.status}"
+    changed = any(run.counts.values()) or run.conflicts_opened or run.conflicts_closed
+    if run.trigger == "webhook" and not changed and run.status == "succeeded":
+        return None
     applied = ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items()) if v) or "no changes"
     errors = f"; {len(run.errors)} error(s), first: {run.errors[0]}" if run.errors else ""
     return (
         f"[{stamp}] run {run.id[:8]} ({run.trigger}) {run.status}: {applied}; "
-        f"{run.conflicts_opened} conflict(s) opened, {open_count} open{errors}"
+        f"{run.conflicts_opened} conflict(s) opened, {run.conflicts_closed} closed, "
+        f"{open_count} open{errors}"
     )
 
 

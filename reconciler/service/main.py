@@ -141,6 +141,7 @@ def build_service(
                 misfire_grace_s=settings.schedule_misfire_grace_s,
                 refresh_s=settings.schedule_refresh_s,
                 debounce_s=settings.webhook_debounce_s,
+                max_wait_s=max(settings.webhook_debounce_s, settings.webhook_max_wait_s),
                 receipt_retention_s=2.0 * settings.webhook_tolerance_s,
             ),
             clock=clock,

@@ -21,9 +21,8 @@ Misfires (the loop was blocked, the machine slept): ``coalesce`` runs a late pai
 per missed firing; a firing later than ``misfire_grace_s`` is dropped, and the pair is then
 still due, so the next firing runs it.
 
-Webhooks ask for a run through ``request_run``: a one-off job ``debounce`` seconds later, and
-while one is pending further requests for the same pair join it (a burst of webhooks makes one
-run, at most ``debounce`` after the first).
+Webhooks ask for a run through ``request_run``: a one-off job ``debounce`` seconds after the
+latest request, at most ``max_wait`` after the first (a burst of webhooks makes one run).
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -71,6 +70,8 @@ class ScheduleConfig:
     misfire_grace_s: int = 120
     refresh_s: float = 30.0
     debounce_s: float = 2.0
+    # A webhook run waits at most this long after the first request (however many follow).
+    max_wait_s: float = 10.0
     # How long webhook receipts are kept (the replay window; older deliveries are stale).
     receipt_retention_s: float = 600.0
 
@@ -105,6 +106,9 @@ class PairScheduler:
         )
         self._intervals: dict[str, int] = {}
         self._webhook_attempts: dict[str, int] = {}
+        # Pairs with a webhook run waiting to start (not yet running): requests join it.
+        self._webhook_pending: dict[str, tuple[str, datetime]] = {}  # job id, first request
+        self._webhook_jobs = 0
 
     # ----------------------------------------------------------------------------- lifecycle
 
@@ -164,7 +168,8 @@ class PairScheduler:
         return job.next_run_time if job is not None else None
 
     def pending_webhook_run(self, pair_id: str) -> datetime | None:
-        job = self._aps.get_job(WEBHOOK_JOB + pair_id)
+        pending = self._webhook_pending.get(pair_id)
+        job = self._aps.get_job(pending[0]) if pending is not None else None
         return job.next_run_time if job is not None else None
 
     async def refresh(self) -> None:
@@ -195,19 +200,37 @@ class PairScheduler:
         self.runner.metrics.scheduled_pairs.set(len(self._intervals))
 
     def request_run(self, pair_id: str, *, delay: float | None = None) -> None:
-        """Run the pair soon (a webhook said something changed); joins a pending request."""
+        """Run the pair soon (a webhook said something changed).
+
+        Debounced: the run starts ``debounce`` after the latest request, but never later than
+        ``max_wait`` after the first one, so a burst of webhooks (a bulk edit, or the echoes
+        of a run's own writes) makes one run, and a steady stream cannot postpone it forever.
+        A request made while a webhook run is going gets a run of its own after it (that run
+        may have read the side before the change)."""
         delay = self.config.debounce_s if delay is None else delay
         if not self._aps.running:
             return
-        # If one is pending (ConflictingIdError), it will see this change too.
-        with contextlib.suppress(ConflictingIdError):
-            self._aps.add_job(
-                self._webhook_job,
-                DateTrigger(run_date=self.clock() + timedelta(seconds=delay), timezone=UTC),
-                args=(pair_id,),
-                id=WEBHOOK_JOB + pair_id,
-                misfire_grace_time=self.config.misfire_grace_s,
-            )
+        now = self.clock()
+        pending = self._webhook_pending.get(pair_id)
+        job = self._aps.get_job(pending[0]) if pending is not None else None
+        if pending is not None and job is not None:
+            latest = pending[1] + timedelta(seconds=self.config.max_wait_s)
+            with contextlib.suppress(JobLookupError):
+                job.modify(next_run_time=min(now + timedelta(seconds=delay), latest))
+            return
+        # (A pending job that is gone was dropped as a misfire: a new one is needed.)
+        # Each request its own job id: a job id still running would make APScheduler skip
+        # the new one ("maximum number of running instances reached").
+        self._webhook_jobs += 1
+        job_id = f"{WEBHOOK_JOB}{pair_id}:{self._webhook_jobs}"
+        self._webhook_pending[pair_id] = (job_id, now)
+        self._aps.add_job(
+            self._webhook_job,
+            DateTrigger(run_date=now + timedelta(seconds=delay), timezone=UTC),
+            args=(pair_id,),
+            id=job_id,
+            misfire_grace_time=self.config.misfire_grace_s,
+        )
 
     # ----------------------------------------------------------------------------- the jobs
 
@@ -260,6 +283,7 @@ class PairScheduler:
         return started + interval <= self.clock() + DUE_TOLERANCE
 
     async def _webhook_job(self, pair_id: str) -> None:
+        self._webhook_pending.pop(pair_id, None)  # from now on, requests make a new run
         try:
             outcome = await self.runner.run(pair_id, trigger=RunTrigger.WEBHOOK)
         except asyncio.CancelledError:

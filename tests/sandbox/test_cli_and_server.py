@@ -69,10 +69,6 @@ def test_the_command_runs_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert state.exists()
 
 
-def test_the_demo_runs_and_stops_on_ctrl_c() -> None:
-    _run_until_ctrl_c(["demo", "--port", "0"], contacts_line="(200 contacts)")
-
-
 def _run_until_ctrl_c(args: list[str], contacts_line: str) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "reconciler.cli", *args],
@@ -104,16 +100,6 @@ def _run_until_ctrl_c(args: list[str], contacts_line: str) -> None:
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert "sandbox stopped" in out
-
-
-def test_demo_command_is_registered() -> None:
-    from typer.testing import CliRunner
-
-    from reconciler.cli import app
-
-    result = CliRunner().invoke(app, ["demo", "--help"])
-    assert result.exit_code == 0
-    assert "2 locations x 200 contacts" in result.output
 
 
 async def test_a_busy_port_is_a_clear_error(clock: Clock) -> None:
