@@ -49,9 +49,9 @@ async def test_operator_resolves_a_note_conflict_and_a_run_makes_both_sides_agre
     page = console.page
     await console.sign_in("operator")
     rows = console.inbox_rows()
-    await expect(rows).to_have_count(2)
-    await expect(page.locator("#inbox-counts")).to_have_text("2 open conflicts")
-    await expect(page.locator("#nav-open-count")).to_have_text("2")
+    await expect(rows).to_have_count(3)
+    await expect(page.locator("#inbox-counts")).to_have_text("3 open conflicts")
+    await expect(page.locator("#nav-open-count")).to_have_text("3")
     await console.screenshot("inbox")
 
     await page.get_by_role("link", name="Ann Lee").click()
@@ -79,10 +79,10 @@ async def test_operator_resolves_a_note_conflict_and_a_run_makes_both_sides_agre
     await page.get_by_role("button", name=re.compile("^Take A")).click()
     # Back in the inbox, without the resolved conflict.
     await expect(page.locator("#inbox-title")).to_be_visible()
-    await expect(rows).to_have_count(1)
+    await expect(rows).to_have_count(2)
     await expect(page.get_by_role("link", name="Ann Lee")).to_have_count(0)
-    await expect(page.locator("#nav-open-count")).to_have_text("1")
-    assert list(await open_conflicts(world)) == ["Bob Stone"]
+    await expect(page.locator("#nav-open-count")).to_have_text("2")
+    assert set(await open_conflicts(world)) == {"Bob Stone", "Dee Park"}
     # Nothing reached the sides yet: a resolution is carried out by the next run.
     assert world.notes("b", "ann@example.com") == [ANN_NOTE_B]
 
@@ -111,7 +111,7 @@ async def test_the_inbox_updates_live_when_a_run_opens_a_conflict(
     page = console.page
     await console.sign_in("operator")
     await console.live()
-    await expect(console.inbox_rows()).to_have_count(2)
+    await expect(console.inbox_rows()).to_have_count(3)
     # Cara was copied to B by the first run; both sides now rename her differently.
     cara_a = world.contact("a", "cara@example.com")["id"]
     cara_b = world.contact("b", "cara@example.com")["id"]
@@ -119,17 +119,17 @@ async def test_the_inbox_updates_live_when_a_run_opens_a_conflict(
     await world.b.update_contact(cara_b, {"last_name": "Diaz Ortega"})
     report = await world.run()
     assert report.conflicts_opened == 1, report
-    await expect(console.inbox_rows()).to_have_count(3)
+    await expect(console.inbox_rows()).to_have_count(4)
     await expect(page.get_by_role("link", name="Cara Diaz")).to_be_visible()
     await expect(page.locator("#announcer")).to_contain_text("New conflict: Cara Diaz")
-    await expect(page.locator("#nav-open-count")).to_have_text("3")
+    await expect(page.locator("#nav-open-count")).to_have_text("4")
 
 
 async def test_a_viewer_sees_no_action_buttons(console: Console, world: World) -> None:
     page = console.page
     await console.sign_in("viewer")
     await expect(page.locator("#who-role")).to_have_text("viewer")
-    await expect(console.inbox_rows()).to_have_count(2)
+    await expect(console.inbox_rows()).to_have_count(3)
     actions = page.locator("button.btn-choice, .bulkbar, .col-check input")
     await expect(actions).to_have_count(0)
     await expect(page.locator(".shortcuts")).not_to_contain_text("take A")
@@ -137,7 +137,7 @@ async def test_a_viewer_sees_no_action_buttons(console: Console, world: World) -
     await page.keyboard.press("j")
     await page.keyboard.press("a")
     await page.wait_for_timeout(300)
-    assert len(await open_conflicts(world)) == 2
+    assert len(await open_conflicts(world)) == 3
 
     await page.get_by_role("link", name="Ann Lee").click()
     await expect(page.locator("#conflict-title")).to_be_visible()
@@ -170,7 +170,7 @@ async def test_keyboard_only_inbox_and_resolutions(console: Console, world: Worl
     await page.keyboard.press("Enter")
     await console.inbox_ready()
     rows = console.inbox_rows()
-    await expect(rows).to_have_count(2)
+    await expect(rows).to_have_count(3)
     names = [n.strip() for n in await page.locator("a.row-open").all_inner_texts()]
     first = page.locator("a.row-open").nth(0)
     second = page.locator("a.row-open").nth(1)
@@ -184,27 +184,35 @@ async def test_keyboard_only_inbox_and_resolutions(console: Console, world: Worl
     await page.keyboard.press("ArrowUp")
     await expect(first).to_be_focused()
 
-    # Enter opens the focused conflict; B takes side B; back in the inbox, one is left.
+    # Enter opens the focused conflict, Escape goes back to it in the inbox.
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#conflict-title")).to_contain_text(names[0])
+    await page.keyboard.press("Escape")
+    await expect(first).to_be_focused()
+    # Open it again and take side B with one key; back in the inbox, two are left.
     await page.keyboard.press("Enter")
     await expect(page.locator("#conflict-title")).to_contain_text(names[0])
     await page.keyboard.press("b")
     await expect(page.locator("#inbox-title")).to_be_visible()
-    await expect(rows).to_have_count(1)
+    await expect(rows).to_have_count(2)
     remaining = await open_conflicts(world)
-    assert list(remaining) == [names[1]]
+    assert set(remaining) == set(names[1:])
 
-    # x selects the focused row, r keeps the base for the selection.
-    await expect(page.locator("a.row-open")).to_be_focused()
+    # x selects rows, a resolves the selection (a bulk resolve) with side A.
+    await expect(page.locator("a.row-open").first).to_be_focused()
     await page.keyboard.press("x")
     await expect(page.locator(".bulk-count")).to_have_text("1 selected")
-    await page.keyboard.press("r")
+    await page.keyboard.press("j")
+    await page.keyboard.press("x")
+    await expect(page.locator(".bulk-count")).to_have_text("2 selected")
+    await page.keyboard.press("a")
     await expect(page.locator(".empty")).to_be_visible()
     assert await open_conflicts(world) == {}
-    (bob_id,) = remaining.values()
-    status = await gql(world, STATUS, {"id": bob_id})
-    assert status["conflict"] == {"status": "RESOLVED", "resolution": {"choice": "BASE"}}
+    for conflict_id in remaining.values():
+        status = await gql(world, STATUS, {"id": conflict_id})
+        assert status["conflict"] == {"status": "RESOLVED", "resolution": {"choice": "A"}}
 
-    # Escape leaves a conflict view; Tab reaches the section links.
+    # Tab still moves on to something named (no focus trap).
     await page.keyboard.press("Tab")
     focused = await page.evaluate("document.activeElement.textContent")
     assert focused.strip()
@@ -232,6 +240,20 @@ async def test_every_form_control_has_a_label_in_every_view(console: Console, wo
     await expect(page.locator("#contact-title")).to_be_visible()
     checked["contact"] = await console.unlabelled()
 
+    # The first run's tag conflict: chips, what only one side has marked.
+    await console.section("Inbox")
+    await page.get_by_role("link", name="Dee Park").click()
+    await expect(page.locator("#conflict-title")).to_have_text("Tag set — Dee Park")
+    await expect(page.locator(".side-col-a .chip-added")).to_have_text("+vip (only on this side)")
+    await expect(page.locator(".side-col-b .chip-added")).to_have_text(
+        "+partner (only on this side)"
+    )
+    await expect(page.locator(".side-col-base")).to_contain_text("no base")
+    await page.keyboard.press("e")
+    await expect(page.get_by_label("Merged tags (comma separated)")).to_be_focused()
+    await console.screenshot("conflict-tags")
+    checked["conflict-tags"] = await console.unlabelled()
+
     await console.section("Contacts")
     await expect(page.locator("#contacts-count")).to_contain_text("linked contact")
     checked["contacts"] = await console.unlabelled()
@@ -248,7 +270,7 @@ async def test_every_form_control_has_a_label_in_every_view(console: Console, wo
     checked["runs"] = await console.unlabelled()
 
     assert {view: found for view, found in checked.items() if found} == {}
-    assert len(checked) == 11
+    assert len(checked) == 12
 
 
 async def test_overrides_are_created_and_deleted(console: Console, world: World) -> None:
@@ -340,7 +362,7 @@ async def test_a_merged_value_applied_now_reaches_both_sides(
     await page.get_by_label(re.compile("^Apply now")).check()
     await page.get_by_role("button", name="Resolve with this value").click()
     await expect(page.locator("#inbox-title")).to_be_visible()
-    await expect(console.inbox_rows()).to_have_count(1)
+    await expect(console.inbox_rows()).to_have_count(2)
     await expect(page.locator("#announcer")).to_contain_text("merged value and applied")
     # Applied at once: no run had to be started by hand.
     assert world.contact("a", "bob@example.com")["firstName"] == "Rob"
@@ -361,6 +383,6 @@ async def test_a_bad_merged_value_is_refused_and_loses_nothing(
     await page.get_by_role("button", name="Resolve with this value").click()
     await expect(page.locator(".decision .form-error")).to_contain_text("Not resolved")
     await expect(page.locator("#conflict-title")).to_be_visible()
-    assert len(await open_conflicts(world)) == 2
+    assert len(await open_conflicts(world)) == 3
     assert world.notes("a", "ann@example.com") == [ANN_NOTE_A]
     assert world.notes("b", "ann@example.com") == [ANN_NOTE_B]

@@ -12,6 +12,9 @@ Seeded story (what an operator finds in the inbox):
   note policy is manual, so the next run opens a NOTE conflict.
 - Bob Stone's first name is changed on both sides (Bobby / Robert): a FIELD conflict.
 - Cara Diaz is on A only with a "Lead" tag: she is copied to B (no conflict).
+- Dee Park is on both sides before the first run, tagged differently (A: VIP, Lead; B: Lead,
+  Partner). With no base and the pair's initial-tags policy at manual, the FIRST run opens a
+  TAGS_INITIAL conflict.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from reconciler.store import repo_pairs
 from reconciler.store.db import Store
 from reconciler.store.schema import AccountKind, ApiKeyRole
 from reconciler.store.types import utcnow
+from reconciler.sync.model import PairPolicy, TagsInitialPolicy
 from reconciler.sync.run import RunReport, SidePair, reconcile
 from tests.sides.sandbox_sides import make_side
 
@@ -102,6 +106,12 @@ async def _seed_sides(a: HighLevelSide, b: HighLevelSide) -> dict[str, str]:
         )
     )
     ids["a:cara"] = cara.id
+    for side, tags in ((a, {"VIP", "Lead"}), (b, {"Lead", "Partner"})):
+        await side.create_contact(
+            ContactDraft(
+                first_name="Dee", last_name="Park", email="dee@example.com", tags=frozenset(tags)
+            )
+        )
     return ids
 
 
@@ -147,6 +157,7 @@ async def console_world(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[
                     side_a_account_id=acc_a.id,
                     side_b_account_id=acc_b.id,
                     now=now,
+                    policy=PairPolicy(tags_initial=TagsInitialPolicy.MANUAL),
                 )
                 # HighLevel notes carry no update time: a note edited on a contact that did
                 # not change is seen by the rolling notes scan. Read every contact's notes on
@@ -168,10 +179,11 @@ async def console_world(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[
             first = await world.run()
             await asyncio.sleep(1.1)  # past the notes period (wall clock: the sandbox's too)
             assert first.status == "succeeded", first
+            assert first.conflicts_opened == 1, first  # Dee's tags
             await _diverge(a, b, ids)
             second = await world.run()
             assert second.status == "succeeded", second
-            assert second.conflicts_opened >= 2, second
+            assert second.conflicts_opened == 2, second
 
             @asynccontextmanager
             async def open_sides(pair_id: str) -> AsyncIterator[SidePair]:

@@ -18,6 +18,9 @@ const SECTION_OF = { conflict: "inbox", contact: "contacts" };
 const main = document.getElementById("main");
 let session = null; // {api, live, viewer, pairs, canAct, listeners}
 let current = null; // the view's {dispose, onEvent, onKey}
+// Runs a view started: the view reports them itself, so their RunFinished events are not
+// announced a second time (an event may arrive before or after the mutation's answer).
+const ownRuns = { pending: 0, ids: new Set() };
 
 function signOut(message) {
   sessionStorage.removeItem(KEY_STORAGE);
@@ -123,8 +126,9 @@ function subscribeLive(s) {
   });
   s.live.subscribe("subscriptions", "RunFinished", {}, (data) => {
     const run = data.runFinished;
-    // The runs view speaks for the runs it shows (and for the ones it started).
-    if (!current?.announcesRuns) announce(`${run.dryRun ? "Preview" : "Run"} finished: ${run.status}`);
+    if (!ownRuns.pending && !ownRuns.ids.has(run.id)) {
+      announce(`${run.dryRun ? "Preview" : "Run"} finished: ${run.status}`);
+    }
     dispatch({ type: "runFinished", run });
   });
 }
@@ -157,6 +161,14 @@ async function route() {
     navigate: (hash) => { location.hash = hash; },
     refreshCount: () => refreshCount().catch(() => {}),
     reload: () => route(),
+    /** Call before starting a run; call what it returns with the run's id (or null) after. */
+    runStarting: () => {
+      ownRuns.pending += 1;
+      return (runId) => {
+        ownRuns.pending -= 1;
+        if (runId) ownRuns.ids.add(runId);
+      };
+    },
     title: (text) => { document.title = `${text} · Reconciler console`; },
   };
   try {

@@ -235,11 +235,14 @@ export async function show(root, ctx, id) {
     busy = true;
     error.textContent = "";
     for (const b of root.querySelectorAll(".decision button")) b.disabled = true;
+    const started = applyNow.checked ? ctx.runStarting() : null;
+    let runId = null;
     try {
       const vars = { id: conflict.id, choice, applyNow: applyNow.checked };
       if (choice === "CUSTOM") vars.value = value;
       const result = await ctx.api.op("resolve", "ConflictResolve", vars);
       const payload = Api.check(result.conflictResolve);
+      runId = payload.run?.id ?? null;
       const label = choice === "CUSTOM" ? "merged value" : CHOICES.find((c) => c.choice === choice).label.toLowerCase();
       const ran = payload.run ? ` and applied (run ${payload.run.status})` : "";
       announce(`Resolved ${name} (${what}): ${label}${ran}.`);
@@ -250,6 +253,7 @@ export async function show(root, ctx, id) {
       for (const b of root.querySelectorAll(".decision button")) b.disabled = false;
       choiceButtons.forEach((b) => { b.disabled = b.dataset.choice === "BASE" && NO_BASE_CHOICE.has(conflict.kind); });
     } finally {
+      started?.(runId);
       busy = false;
     }
   }

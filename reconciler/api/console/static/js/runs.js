@@ -74,7 +74,7 @@ function budgetCards(pair) {
   }));
 }
 
-function planView(ctx, plan, onApplied, onApplying, onReported) {
+function planView(ctx, plan, onApplied) {
   const actions = plan.actions.nodes;
   const error = h("div", { class: "form-error", role: "alert" });
   const apply = ctx.canAct && plan.status === "PENDING"
@@ -84,17 +84,19 @@ function planView(ctx, plan, onApplied, onApplying, onReported) {
       onclick: async (event) => {
         event.target.disabled = true;
         error.textContent = "";
-        onApplying(true);
+        const started = ctx.runStarting();
+        let runId = null;
         try {
           const data = await ctx.api.op("runs", "PlanApply", { planId: plan.id });
           const payload = Api.check(data.planApply);
+          runId = payload.run?.id ?? null;
           announce(`Plan applied: run ${payload.run?.status ?? "finished"}.`);
           onApplied();
         } catch (err) {
           error.textContent = `Not applied: ${err.message}`;
           event.target.disabled = false;
         } finally {
-          onApplying(false);
+          started(runId);
         }
       },
     }, `Apply plan (${plan.actions.totalCount} action${plan.actions.totalCount === 1 ? "" : "s"})`)
@@ -130,20 +132,16 @@ export async function show(root, ctx) {
   const preview = h("button", { type: "button", class: "btn", onclick: () => start(true) }, "Preview run");
   const runNow = h("button", { type: "button", class: "btn btn-primary", onclick: () => start(false) }, "Run now");
 
-  // Runs this view asked for and has not reported yet: it announces them itself.
-  let starting = 0;
-  let applying = 0;
-  const reported = new Set();
-
   async function start(dryRun) {
-    starting += 1;
+    const started = ctx.runStarting();
+    let runId = null;
     error.textContent = "";
     preview.disabled = true;
     runNow.disabled = true;
     try {
       const data = await ctx.api.op("runs", "SyncRunStart", { pairId: chosenPair, dryRun });
       const payload = Api.check(data.syncRunStart);
-      if (payload.run) reported.add(payload.run.id);
+      runId = payload.run?.id ?? null;
       if (dryRun && payload.plan) {
         await showPlan(payload.plan.id);
         announce(`Preview ready: ${payload.plan.actionCount} action(s).`);
@@ -156,7 +154,7 @@ export async function show(root, ctx) {
     } catch (err) {
       error.textContent = `${dryRun ? "Preview" : "Run"} failed: ${err.message}`;
     } finally {
-      starting -= 1;
+      started(runId);
       preview.disabled = false;
       runNow.disabled = false;
     }
@@ -169,7 +167,7 @@ export async function show(root, ctx) {
       render(planSlot);
       await load();
       ctx.refreshCount();
-    }, (on) => { applying += on ? 1 : -1; }, (runId) => reported.add(runId)));
+    }));
   }
 
   async function load() {
@@ -227,13 +225,8 @@ export async function show(root, ctx) {
 
   let pending = null;
   return {
-    announcesRuns: true,
     onEvent(event) {
       if (event.type !== "runFinished") return;
-      if (!starting && !applying && !reported.has(event.run.id)) {
-        const run = event.run;
-        announce(`${run.dryRun ? "Preview" : "Run"} finished: ${run.status}`);
-      }
       clearTimeout(pending);
       pending = setTimeout(() => load().catch(() => {}), 300);
     },
