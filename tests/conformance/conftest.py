@@ -36,13 +36,15 @@ def auth(token: str) -> dict[str, str]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The fuzz figures: cases and statuses per operation (shown when the fuzz tests ran)."""
+    """The fuzz figures: the total always, cases and statuses per operation with ``-v``."""
     from tests.conformance.test_fuzz import TALLIES
 
     if not TALLIES:
         return
     write = terminalreporter.write_line
     write(f"conformance fuzz: {sum(t.cases for t in TALLIES.values())} cases")
+    if terminalreporter.config.getoption("verbose") <= 0:
+        return
     for name, tally in sorted(TALLIES.items()):
         statuses = " ".join(f"{k}x{v}" for k, v in sorted(tally.statuses.items()))
         accepted = len(tally.invalid_accepted)
