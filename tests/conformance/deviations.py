@@ -41,7 +41,7 @@ class Deviation:
 class UndocumentedStatus(Deviation):
     """A status the operation's ``responses`` omit; its body must still match ``body``."""
 
-    operations: frozenset[str] | None  # None: every operation of the contacts spec
+    operations: frozenset[str] | None  # None: every operation
     statuses: frozenset[int]
     body: str
     # Opt-in: only while a test has injected faults (``Conformance.allow(key)``).
@@ -78,7 +78,6 @@ class RequestBodyLeeway(Deviation):
     pointer: tuple[str, ...]
     keyword: str
     instance_type: type
-    opt_in: bool = False
 
 
 UNDOCUMENTED_STATUSES: tuple[UndocumentedStatus, ...] = (
@@ -299,11 +298,7 @@ ALL: tuple[Deviation, ...] = (
     CONSENT_PAGE,
     UNKNOWN_ROUTE,
 )
-OPT_IN = frozenset(
-    [d.key for d in UNDOCUMENTED_STATUSES if d.opt_in]
-    + [d.key for d in REQUEST_LEEWAY if d.opt_in]
-    + [SDK_CAMEL_FORM.key]
-)
+OPT_IN = frozenset([d.key for d in UNDOCUMENTED_STATUSES if d.opt_in] + [SDK_CAMEL_FORM.key])
 
 
 def undocumented_status(
@@ -336,12 +331,8 @@ def extra_keys(operation: str, status: int, problem: Problem) -> ExtraKeys | Non
     return None
 
 
-def request_leeway(
-    operation: str, problem: Problem, allowed: frozenset[str]
-) -> RequestBodyLeeway | None:
+def request_leeway(operation: str, problem: Problem) -> RequestBodyLeeway | None:
     for d in REQUEST_LEEWAY:
-        if d.opt_in and d.key not in allowed:
-            continue
         if (
             operation in d.operations
             and problem.kind == "body"

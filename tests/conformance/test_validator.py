@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conformance import deviations as dev
 from tests.conformance.conftest import auth
 from tests.conformance.validator import RATE_LIMIT_HEADERS, Conformance, NonConformance
 
@@ -153,3 +154,12 @@ async def test_an_invalid_request_must_be_refused() -> None:
 async def _invalid_create(gate: Conformance, client: httpx.AsyncClient) -> httpx.Response:
     with gate.invalid_requests():
         return await client.post("/contacts/", json={"firstName": 5}, headers=HEADERS)
+
+
+def test_every_deviation_says_why_and_on_what_evidence() -> None:
+    keys = [d.key for d in dev.ALL]
+    assert len(keys) == len(set(keys))
+    for deviation in dev.ALL:
+        assert len(deviation.reason) > 40, deviation.key
+        assert len(deviation.evidence) > 20, deviation.key
+    assert set(dev.OPT_IN) <= set(keys)
