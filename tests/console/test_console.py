@@ -205,6 +205,10 @@ async def test_keyboard_only_inbox_and_resolutions(console: Console, world: Worl
     await page.keyboard.press("j")
     await page.keyboard.press("x")
     await expect(page.locator(".bulk-count")).to_have_text("2 selected")
+    # Dee's tags were never agreed on: keeping "the base" is refused before any request.
+    await page.keyboard.press("r")
+    await expect(page.locator("#announcer")).to_contain_text("Keep base does not apply to Dee Park")
+    assert set(await open_conflicts(world)) == set(names[1:])
     await page.keyboard.press("a")
     await expect(page.locator(".empty")).to_be_visible()
     assert await open_conflicts(world) == {}
@@ -249,6 +253,7 @@ async def test_every_form_control_has_a_label_in_every_view(console: Console, wo
         "+partner (only on this side)"
     )
     await expect(page.locator(".side-col-base")).to_contain_text("no base")
+    await expect(page.get_by_role("button", name=re.compile("^Keep base"))).to_be_disabled()
     await page.keyboard.press("e")
     await expect(page.get_by_label("Merged tags (comma separated)")).to_be_focused()
     await console.screenshot("conflict-tags")

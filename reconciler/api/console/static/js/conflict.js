@@ -5,12 +5,11 @@
 import { Api } from "./api.js";
 import { diffNodes } from "./diff.js";
 import {
-  FIELD_LABELS, KIND_LABELS, announce, field, h, isTyping, render, scopeLabel, timeAgo, when,
+  FIELD_LABELS, KIND_LABELS, announce, field, h, isTyping, noBase, render, scopeLabel, timeAgo, when,
 } from "./dom.js";
 import { CHOICES } from "./inbox.js";
 
 const TEXT_KINDS = new Set(["NOTE", "NOTE_DELETE", "FIELD"]);
-const NO_BASE_CHOICE = new Set(["CONTACT_DELETE", "CONTACT_MATCH"]);
 
 function missing(label) {
   return h("p", { class: "value-missing" }, label);
@@ -209,7 +208,7 @@ export async function show(root, ctx, id) {
       type: "button",
       class: `btn btn-choice btn-${choice.toLowerCase()}`,
       "aria-keyshortcuts": key,
-      disabled: choice === "BASE" && NO_BASE_CHOICE.has(conflict.kind),
+      disabled: choice === "BASE" && noBase(conflict),
       dataset: { choice },
       onclick: () => resolve(choice),
     }, label, " ", h("kbd", { "aria-hidden": "true" }, key.toUpperCase())))
@@ -251,7 +250,7 @@ export async function show(root, ctx, id) {
     } catch (err) {
       error.textContent = `Not resolved: ${err.message}`;
       for (const b of root.querySelectorAll(".decision button")) b.disabled = false;
-      choiceButtons.forEach((b) => { b.disabled = b.dataset.choice === "BASE" && NO_BASE_CHOICE.has(conflict.kind); });
+      choiceButtons.forEach((b) => { b.disabled = b.dataset.choice === "BASE" && noBase(conflict); });
     } finally {
       started?.(runId);
       busy = false;
@@ -307,7 +306,7 @@ export async function show(root, ctx, id) {
       const shortcut = CHOICES.find((c) => c.key === event.key);
       if (shortcut) {
         event.preventDefault();
-        if (!(shortcut.choice === "BASE" && NO_BASE_CHOICE.has(conflict.kind))) resolve(shortcut.choice);
+        if (!(shortcut.choice === "BASE" && noBase(conflict))) resolve(shortcut.choice);
       } else if (event.key === "e") {
         event.preventDefault();
         toggleEdit(true);

@@ -121,6 +121,16 @@ export const FIELD_LABELS = {
   phone: "Phone",
 };
 
+const NO_BASE_KINDS = new Set(["CONTACT_DELETE", "CONTACT_MATCH"]);
+
+/**
+ * Whether "keep base" cannot settle `conflict`: a deleted or ambiguous contact has no base to
+ * keep, nor does a newly matched contact's tag set (keeping "nothing" would drop every tag).
+ */
+export function noBase(conflict) {
+  return NO_BASE_KINDS.has(conflict.kind) || (conflict.kind === "TAGS_INITIAL" && conflict.baseValue === null);
+}
+
 /** A short, human label for what a conflict is about. */
 export function scopeLabel(conflict) {
   if (conflict.kind === "FIELD") return FIELD_LABELS[conflict.scope] || conflict.scope;

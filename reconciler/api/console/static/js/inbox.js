@@ -4,7 +4,7 @@
 
 import { Api } from "./api.js";
 import {
-  KIND_LABELS, announce, field, h, isTyping, preview, render, scopeLabel, select, timeAgo,
+  KIND_LABELS, announce, field, h, isTyping, noBase, preview, render, scopeLabel, select, timeAgo,
 } from "./dom.js";
 
 const AGES = [
@@ -23,6 +23,21 @@ export const CHOICES = [
   { key: "b", choice: "B", label: "Take B" },
   { key: "r", choice: "BASE", label: "Keep base" },
 ];
+
+/**
+ * A one-line preview of a text that starts where it parts from the other side's: two notes
+ * that begin alike would otherwise show the same words in both columns.
+ */
+function distinct(value, other, limit = 48) {
+  if (typeof value !== "string" || typeof other !== "string") return preview(value, limit);
+  const flat = (text) => text.replace(/\s+/g, " ").trim();
+  const [mine, theirs] = [flat(value), flat(other)];
+  let same = 0;
+  while (same < mine.length && mine[same] === theirs[same]) same += 1;
+  if (same < 24) return preview(value, limit);
+  const cut = mine.lastIndexOf(" ", same - 1);
+  return `…${preview(mine.slice(cut + 1), limit - 1)}`;
+}
 
 // Kept while the tab lives: coming back from a conflict restores the same inbox.
 const filters = { pairId: "", kind: "", search: "", age: "" };
@@ -193,8 +208,8 @@ export async function show(root, ctx) {
       h("th", { scope: "row", class: "col-contact" }, open),
       h("td", {}, h("span", { class: `kind kind-${conflict.kind.toLowerCase()}` }, KIND_LABELS[conflict.kind] || conflict.kind)),
       h("td", { class: "col-what" }, what),
-      h("td", { class: "col-value" }, h("span", { class: "side-tag side-a", "aria-hidden": "true" }, "A"), preview(conflict.aValue, 48)),
-      h("td", { class: "col-value" }, h("span", { class: "side-tag side-b", "aria-hidden": "true" }, "B"), preview(conflict.bValue, 48)),
+      h("td", { class: "col-value" }, h("span", { class: "side-tag side-a", "aria-hidden": "true" }, "A"), distinct(conflict.aValue, conflict.bValue)),
+      h("td", { class: "col-value" }, h("span", { class: "side-tag side-b", "aria-hidden": "true" }, "B"), distinct(conflict.bValue, conflict.aValue)),
       h("td", { class: "col-pair" }, conflict.pair?.name || ""),
       h("td", { class: "col-age" }, timeAgo(conflict.detectedAt)));
   }
@@ -265,6 +280,15 @@ export async function show(root, ctx) {
       const target = links[index >= 0 ? index : 0];
       if (!target) return;
       ids = [target.dataset.id];
+    }
+    if (choice === "BASE") {
+      const byId = new Map(state.rows.map((c) => [c.id, c]));
+      const without = ids.map((id) => byId.get(id)).filter((c) => c && noBase(c));
+      if (without.length) {
+        const names = without.map((c) => c.link?.displayName || c.scope).join(", ");
+        announce(`Keep base does not apply to ${names}: there is no agreed base. Nothing was resolved.`, { tone: "error" });
+        return;
+      }
     }
     state.busy = true;
     try {
