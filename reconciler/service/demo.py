@@ -39,7 +39,7 @@ from reconciler.sandbox.config import (
 from reconciler.sandbox.server import running_server
 from reconciler.sandbox.state import Sandbox
 from reconciler.service import keys
-from reconciler.service.demo_data import Edit, edit_both_sides, seed_scenario
+from reconciler.service.demo_data import DemoEditError, Edit, edit_both_sides, seed_scenario
 from reconciler.service.events import EventBus, RunFinished, Subscription
 from reconciler.service.main import Service, build_service, create_service_app
 from reconciler.service.observability import configure_logging
@@ -320,9 +320,13 @@ async def _narrate(demo: Demo, finished: Subscription, echo: Echo) -> None:
             demo.first_run.set()
             if demo.options.edits and demo.options.fresh:
                 await asyncio.sleep(0.5)  # let the sandbox's search index catch up
-                demo.edits = edit_both_sides(
-                    demo.sandbox.location(demo.location_a), demo.sandbox.location(demo.location_b)
-                )
+                try:
+                    demo.edits = edit_both_sides(
+                        demo.sandbox.location(demo.location_a),
+                        demo.sandbox.location(demo.location_b),
+                    )
+                except DemoEditError as exc:
+                    echo(f"the second act could not start: {exc}")
                 stamp = f"{datetime.now():%H:%M:%S}"
                 echo(f"[{stamp}] people edit both sides (webhooks fire):")
                 for edit in demo.edits:
