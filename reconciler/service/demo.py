@@ -38,9 +38,9 @@ from reconciler.sandbox.config import (
 )
 from reconciler.sandbox.server import running_server
 from reconciler.sandbox.state import Sandbox
-from reconciler.service import keys
+from reconciler.service import events, keys
 from reconciler.service.demo_data import DemoEditError, Edit, edit_both_sides, seed_scenario
-from reconciler.service.events import EventBus, RunFinished, Subscription
+from reconciler.service.events import RunFinished, Subscription
 from reconciler.service.main import Service, build_service, create_service_app
 from reconciler.service.observability import configure_logging
 from reconciler.service.server import bind, serving
@@ -266,7 +266,9 @@ async def running_demo(options: DemoOptions, *, echo: Echo = print) -> AsyncIter
         async with running_server(sandbox_app, options.host, options.sandbox_port) as sandbox_url:
             settings = demo_settings(options, service_url, sandbox, sandbox_url)
             configure_logging(settings)
-            bus = EventBus()
+            # The process-wide bus: the engine publishes there (conflicts opened), and the
+            # console's live updates listen there.
+            bus = events.bus
             service = build_service(settings, bus=bus)
             try:
                 await service.prepare()

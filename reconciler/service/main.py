@@ -13,6 +13,8 @@ when the console is installed with the API app).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -63,6 +65,7 @@ class Service:
     bus: events.EventBus
     clock: Clock
     _owned: AsyncExitStack = field(default_factory=AsyncExitStack)
+    _watcher: asyncio.Task[None] | None = None
 
     async def prepare(self) -> None:
         """Bring the schema to the head migration (if ``auto_migrate``): before serving."""
@@ -81,6 +84,7 @@ class Service:
                 await conn.commit()
 
     async def start(self) -> None:
+        self._watcher = asyncio.create_task(self.runner.watch(), name="reconciler-run-watcher")
         if self.scheduler is not None:
             await self.scheduler.start()
             log.info(
@@ -99,6 +103,11 @@ class Service:
             cancelled = await self.runner.drain(self.settings.shutdown_grace_s)
         if cancelled:
             log.warning("stopped %d run(s) in progress; the next run finishes them", cancelled)
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
 
     async def aclose(self) -> None:
         await self._owned.aclose()

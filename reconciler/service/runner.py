@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -70,6 +71,8 @@ class PairRunner:
         self.clock = clock
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
+        # Runs this runner recorded; others (the API's manual runs) are recorded from the store.
+        self._observed: deque[str] = deque(maxlen=1000)
 
     @property
     def running(self) -> int:
@@ -160,7 +163,39 @@ class PairRunner:
             self.metrics.leases_held.set(len(self.leases.held))
         return RunOutcome(report)
 
+    async def watch(self) -> None:
+        """Record the runs finished in this process by others (the API's manual runs and
+        plan applications), from the run rows, until cancelled."""
+        async with self.bus.subscribe(lambda e: isinstance(e, events.RunFinished)) as finished:
+            async for event in finished:
+                assert isinstance(event, events.RunFinished)
+                if event.run_id not in self._observed:
+                    await self._observe_stored(event.run_id)
+
+    async def _observe_stored(self, run_id: str) -> None:
+        try:
+            async with self.store.session() as s:
+                run = await repo_runs.get_run(s, run_id)
+        except ReconcilerError as exc:
+            log.warning("cannot record run %s in the metrics: %s", run_id, exc)
+            return
+        if run is None or run.finished_at is None:
+            return
+        self._observed.append(run_id)
+        self.metrics.observe_run(
+            pair_id=run.pair_id,
+            trigger=run.trigger,
+            status=run.status,
+            seconds=(run.finished_at - run.started_at).total_seconds(),
+            counts={k: int(v) for k, v in run.counts.items() if isinstance(v, int)},
+            conflicts_opened=run.conflicts_opened,
+            errors=[str(e) for e in run.errors],
+            requests={},
+            budget_left={},
+        )
+
     def _observe(self, report: RunReport, trigger: str, seconds: float, sides: SidePair) -> None:
+        self._observed.append(report.run_id)
         requests: dict[str, int] = {}
         budget: dict[str, int | None] = {}
         for name, side in (("a", sides.a), ("b", sides.b)):
@@ -206,6 +241,7 @@ class PairRunner:
     ) -> None:
         error = f"{type(exc).__name__}: {exc}"
         now = self.clock()
+        run_id: str | None = None
         try:
             async with self.store.transaction() as s:
                 run = await repo_runs.start_run(
@@ -214,9 +250,11 @@ class PairRunner:
                 await repo_runs.finish_run(
                     s, run.id, status=RunStatus.FAILED, now=now, errors=[error]
                 )
+                run_id = run.id
         except ReconcilerError as store_exc:
             log.error("could not record the failed run: %s", store_exc)
             return
+        self._observed.append(run_id)
         self.metrics.observe_run(
             pair_id=pair_id,
             trigger=trigger,
@@ -230,11 +268,11 @@ class PairRunner:
         )
         log.warning(
             "run %s failed before it started: %s",
-            run.id,
+            run_id,
             error,
-            extra={"run_id": run.id, "error": error_class(error)},
+            extra={"run_id": run_id, "error": error_class(error)},
         )
-        self.bus.publish(events.RunFinished(pair_id, run.id, RunStatus.FAILED.value))
+        self.bus.publish(events.RunFinished(pair_id, run_id, RunStatus.FAILED.value))
 
     async def drain(self, grace: float) -> int:
         """Stop taking runs; wait up to ``grace`` seconds for those in progress, then cancel
