@@ -185,5 +185,6 @@ async def test_pairs_of_one_location_share_its_rate_budget(world: World) -> None
         assert isinstance(one.a, HighLevelSide)
         assert isinstance(two.a, HighLevelSide)
         assert isinstance(one.b, HighLevelSide)
+        assert isinstance(two.b, HighLevelSide)
         assert one.a.budget is two.a.budget
         assert one.b.budget is not two.b.budget
