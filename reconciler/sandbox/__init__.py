@@ -1,7 +1,7 @@
 """The HighLevel sandbox: an emulator of HighLevel's Contacts API v2 for one or more locations.
 
 Same paths, bodies, status codes and error shapes as the official spec
-(``shared/ghl-openapi/highlevel-api-docs/apps/contacts.json``; search hits and ``searchAfter``
+(``tests/spec/ghl-openapi/highlevel-api-docs/apps/contacts.json``; search hits and ``searchAfter``
 from ``contacts.2025-09-08.5f8673c.json``; OAuth from ``oauth.json``), so HighLevel's SDK and
 our connector cannot tell it from the real service. It is the test mode users try before going
 live, and what the demo, the tests and the benchmarks run against.

@@ -26,7 +26,9 @@ from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-SPEC_ROOT = Path(__file__).resolve().parents[3] / "shared" / "ghl-openapi" / "highlevel-api-docs"
+from tests.spec import API_DOCS
+
+SPEC_ROOT = API_DOCS
 CONTACTS = SPEC_ROOT / "apps" / "contacts.json"
 CONTACTS_2025 = SPEC_ROOT / "apps" / "contacts.2025-09-08.5f8673c.json"
 OAUTH = SPEC_ROOT / "apps" / "oauth.json"

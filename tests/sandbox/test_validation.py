@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -12,8 +11,9 @@ from hypothesis import strategies as st
 
 from reconciler.sandbox.clock import Clock
 from tests.sandbox.conftest import Api
+from tests.spec import API_DOCS
 
-SPEC_DIR = Path(__file__).resolve().parents[3] / "shared" / "ghl-openapi" / "highlevel-api-docs"
+SPEC_DIR = API_DOCS
 
 
 async def test_malformed_json_is_a_400(api: Api) -> None:

@@ -7,7 +7,6 @@ import base64
 import json
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
@@ -20,8 +19,9 @@ from fastapi.responses import JSONResponse
 from reconciler.sandbox.server import running_server
 from reconciler.sandbox.state import Sandbox
 from tests.sandbox.conftest import Api
+from tests.spec import WEBHOOK_SCHEMAS
 
-SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "ghl-openapi" / "webhook-event-schemas"
+SCHEMAS = WEBHOOK_SCHEMAS
 
 
 class Receiver:
