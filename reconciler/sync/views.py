@@ -3,8 +3,9 @@
 A link needs a diff when one of its contacts changed since the engine last settled it (the
 row's ``hash`` differs from its ``settled_hash``: new content, or a write of ours that a run
 could not finish), was confirmed deleted, is webhook-marked, has fresh notes this run; or when
-the link has an open or resolved conflict, a person's override names it, or a crashed run left
-it unfinished. Everything else agrees with its base already: a run with no changes loads no
+a resolution of one of its conflicts waits, a person's override names it (or a pair- or
+tag-wide override exists and the link has an open conflict), or a crashed run left it
+unfinished. Everything else agrees with its base already: a run with no changes loads no
 link.
 
 Unlinked contacts (the matching pool) are the changed or new ones, the candidates of open
@@ -85,7 +86,15 @@ async def collect_work(
         touched = unsettled | dirty | deleted
         linked = await _links_of(s, ctx.pair_id, touched)
         link_ids = set(linked.values())
-        link_ids.update(c.link_id for c in conflicts if c.link_id is not None)
+        # An open conflict whose sides did not change plans the same again; it needs a look
+        # when a resolution waits, or when an override for every link (a pair or tag pin)
+        # may settle it now.
+        broad = any(o.link_id is None for o in overrides)
+        link_ids.update(
+            c.link_id
+            for c in conflicts
+            if c.link_id is not None and (broad or c.ref.resolution is not None)
+        )
         link_ids.update(o.link_id for o in overrides if o.link_id is not None)
         link_ids.update(forced_links)
         link_ids -= held_link_set

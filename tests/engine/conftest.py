@@ -26,8 +26,10 @@ class Clock:
 
     def __init__(self, start: datetime = START) -> None:
         self.now = start
+        self.step = timedelta(0)  # how far each reading moves the time (0: frozen)
 
     def __call__(self) -> datetime:
+        self.now += self.step
         return self.now
 
     def advance(self, **delta: float) -> None:
