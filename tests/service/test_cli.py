@@ -148,3 +148,42 @@ def test_pairs_and_conflicts_commands(cli: Callable[..., Result]) -> None:
     assert unknown.exit_code == 2
     assert "no pair with id or name 'nope'" in unknown.output
     assert cli("conflicts", "list", "--status", "maybe").exit_code == 2
+
+
+def test_sync_runs_a_pair_now_and_prints_its_report(cli: Callable[..., Result]) -> None:
+    assert cli("pairs", "add", "mem", "--a", "memory:one", "--b", "memory:two").exit_code == 0
+    planned = cli("sync", "--pair", "mem", "--dry-run")
+    assert planned.exit_code == 0, planned.output
+    assert "(dry run)" in planned.output
+    assert "  plan: " in planned.output
+    done = cli("sync", "--pair", "mem", "--full-scan")
+    assert done.exit_code == 0, done.output
+    assert ": succeeded" in done.output
+    assert "complete snapshot: a=yes, b=yes" in done.output
+    assert "succeeded" in cli("pairs", "list").output
+    missing = cli("sync", "--pair", "nope")
+    assert missing.exit_code == 2
+    assert "no pair with id or name 'nope'" in missing.output
+
+
+async def test_the_progress_line_counts_applied_actions() -> None:
+    import io
+
+    from rich.console import Console
+
+    from reconciler.service.progress import RunProgress
+
+    screen = io.StringIO()
+    with RunProgress("syncing p", console=Console(file=screen, force_terminal=True)) as progress:
+        await progress.step("snapshot_done")
+        await progress.step("plan_built")
+        for _ in range(3):
+            await progress.step("intent_committed")
+            await progress.step("result_committed")
+        assert progress.applied == 3
+        assert progress.phase == "applying"
+    assert "syncing p" in screen.getvalue()
+    piped = io.StringIO()  # not a terminal: nothing is drawn
+    with RunProgress("quiet", console=Console(file=piped)) as quiet:
+        await quiet.step("plan_built")
+    assert piped.getvalue() == ""
