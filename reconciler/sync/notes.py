@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from reconciler.errors import AuthError, FatalRunError
+from reconciler.errors import AuthError, FatalRunError, SideError
 from reconciler.sides.base import SideName
 from reconciler.store import repo_snapshots, repo_sync
 from reconciler.store.repo_sync import SideContact
@@ -165,6 +165,9 @@ async def read_notes(ctx: RunContext, selection: NoteSelection) -> FreshNotes:
                 }
         except (AuthError, FatalRunError):
             raise
+        except SideError as exc:
+            # The listing broke off: what was read is fresh, the rest is simply not read.
+            ctx.tally.error(f"side {side_name.upper()}: reading notes stopped: {exc}")
         if failed:
             ctx.tally.error(f"side {side_name.upper()}: notes of {failed} contact(s) not read")
         if not ctx.dry_run:
