@@ -12,8 +12,14 @@ Two guards, both needed:
   (kill -9, lost machine) frees its pairs within ``ttl``.
 
 A run that cannot renew its lease before it expires has lost it (another process may run the
-pair by now): the run's task is cancelled and ``hold`` raises ``PairBusyError``. Cancelling is
-what a crash does; the write journal makes it safe (the next run finishes the work).
+pair by now): the run's task is cancelled and ``hold`` raises ``LeaseLostError`` (a
+``PairBusyError``). Cancelling is what a crash does; the write journal makes it safe (the next
+run finishes the work).
+
+Why an upsert and not ``SELECT ... FOR UPDATE SKIP LOCKED`` or an advisory lock: the lease must
+outlive the transaction that takes it (a run spans many transactions and connections), and
+must survive a lost connection without freeing the pair early; a row with a holder and an
+expiry does both, and the one-statement upsert is atomic on both databases.
 """
 
 from __future__ import annotations
@@ -36,6 +42,11 @@ from reconciler.store.types import utcnow
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+
+class LeaseLostError(PairBusyError):
+    """The run's lease expired before it could be renewed (another process may run the pair
+    now): the run was stopped."""
 
 
 def new_holder_id() -> str:
@@ -93,7 +104,7 @@ class LeaseKeeper:
             except asyncio.CancelledError:
                 if lost.is_set() and owner is not None and owner.uncancel() == 0:
                     # Our own renewer cancelled the run: report it as what it is.
-                    raise PairBusyError(
+                    raise LeaseLostError(
                         f"lease on pair {pair_id} lost (not renewed in time); run stopped"
                     ) from None
                 raise

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import PairBusyError, ReconcilerError
 from reconciler.service import events
-from reconciler.service.lease import LeaseKeeper
+from reconciler.service.lease import LeaseKeeper, LeaseLostError
 from reconciler.service.metrics import ServiceMetrics, error_class
 from reconciler.service.observability import log_context
 from reconciler.store import repo_runs
@@ -49,7 +49,9 @@ class RunOutcome:
     """What ``PairRunner.run`` did: a report, or why there is none."""
 
     report: RunReport | None
-    skipped: str | None = None  # "busy" (leased elsewhere or here), "not_due"
+    # "busy" (leased elsewhere or here), "not_due", "closing" (shutting down), "lease_lost"
+    # (stopped mid-run: the lease could not be renewed in time)
+    skipped: str | None = None
 
 
 class PairRunner:
@@ -155,6 +157,10 @@ class PairRunner:
                     else:
                         self.metrics.run_errors.inc(pair=pair_id, error=type(exc).__name__)
                     raise
+        except LeaseLostError as exc:
+            self.metrics.errors.inc(component="lease")
+            log.warning("run stopped: %s", exc)
+            return RunOutcome(None, skipped="lease_lost")
         except PairBusyError as exc:
             self.metrics.skipped.inc(reason="busy")
             log.info("run skipped: %s", exc)

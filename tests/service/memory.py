@@ -15,6 +15,7 @@ from reconciler.store import repo_pairs, repo_runs
 from reconciler.store.db import Store
 from reconciler.store.schema import AccountKind
 from reconciler.store.tables import RunRow
+from reconciler.sync.model import Action
 from reconciler.sync.run import SidePair
 
 
@@ -83,3 +84,19 @@ async def eventually(check: Callable[[], object], *, within: float = 10.0) -> No
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(0.05)
+
+
+class PauseAt:
+    """Run hooks that stop the run at the ``n``-th ``step`` until released (a real pause)."""
+
+    def __init__(self, name: str, n: int) -> None:
+        self.name, self.n = name, n
+        self.seen = 0
+        self.reached = asyncio.Event()
+
+    async def step(self, name: str, *, action: Action | None = None) -> None:
+        if name == self.name:
+            self.seen += 1
+            if self.seen == self.n:
+                self.reached.set()
+                await asyncio.Event().wait()  # until the run is cancelled

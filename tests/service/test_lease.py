@@ -10,12 +10,14 @@ import pytest
 from sqlalchemy import select, update
 
 from reconciler.errors import PairBusyError
-from reconciler.service.lease import LeaseKeeper, new_holder_id
+from reconciler.service.lease import LeaseKeeper, LeaseLostError, new_holder_id
+from reconciler.service.runner import PairRunner
 from reconciler.store import repo_pairs
 from reconciler.store.db import Store
 from reconciler.store.schema import table_of
 from reconciler.store.tables import PairLeaseRow
 from tests.service.conftest import highlevel_pair
+from tests.service.memory import MemoryWorld, PauseAt, memory_pair
 
 _LEASE = table_of(PairLeaseRow)
 
@@ -120,7 +122,7 @@ async def test_a_lost_lease_stops_the_run(store: Store) -> None:
             await asyncio.sleep(3)
             reached_end = True
 
-    with pytest.raises(PairBusyError, match="lost"):
+    with pytest.raises(LeaseLostError, match="lost"):
         await run()
     assert not reached_end
     assert keeper.held == frozenset()
@@ -147,3 +149,19 @@ async def test_an_outside_cancellation_still_releases(store: Store) -> None:
 
 def test_holder_ids_are_unique_per_start() -> None:
     assert new_holder_id() != new_holder_id()
+
+
+async def test_a_run_that_loses_its_lease_is_stopped_and_reported(store: Store) -> None:
+    world = MemoryWorld()
+    pair_id = await memory_pair(store, "m")
+    world.pair(pair_id).a.user.populate(3, seed=4)
+    runner = PairRunner(store, LeaseKeeper(store, ttl=0.6), world.open)
+    pause = PauseAt("write_returned", 1)
+    task = asyncio.create_task(runner.run(pair_id, trigger="manual", hooks=pause))
+    await asyncio.wait_for(pause.reached.wait(), 30)
+    async with store.transaction() as s:  # another process took the pair over meanwhile
+        await s.execute(update(_LEASE).where(_LEASE.c.pair_id == pair_id).values(holder="thief"))
+    outcome = await asyncio.wait_for(task, 10)
+    assert outcome.report is None
+    assert outcome.skipped == "lease_lost"
+    assert runner.metrics.errors.value(component="lease") == 1

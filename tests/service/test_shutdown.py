@@ -12,8 +12,7 @@ from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_journal, repo_runs
 from reconciler.store.db import Store
 from reconciler.store.schema import JournalStatus
-from reconciler.sync.model import Action
-from tests.service.memory import MemoryWorld, memory_pair
+from tests.service.memory import MemoryWorld, PauseAt, memory_pair
 
 Person = tuple[str | None, str | None, tuple[str, ...], tuple[str, ...]]
 
@@ -28,22 +27,6 @@ def people(side: MemorySide) -> list[Person]:
         )
         for c in side.user.contacts()
     )
-
-
-class PauseAt:
-    """Run hooks that stop the run at the ``n``-th ``step`` until released (a real pause)."""
-
-    def __init__(self, name: str, n: int) -> None:
-        self.name, self.n = name, n
-        self.seen = 0
-        self.reached = asyncio.Event()
-
-    async def step(self, name: str, *, action: Action | None = None) -> None:
-        if name == self.name:
-            self.seen += 1
-            if self.seen == self.n:
-                self.reached.set()
-                await asyncio.Event().wait()  # until the run is cancelled
 
 
 async def test_a_run_stopped_after_a_write_is_finished_by_the_next_run(store: Store) -> None:
