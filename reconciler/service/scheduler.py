@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -148,18 +148,23 @@ class PairScheduler:
 
     # ------------------------------------------------------------------------ the schedules
 
-    async def schedules(self) -> list[PairSchedule]:
-        """Every enabled pair with its effective interval and when it is next due."""
+    async def schedules(self, *, known: dict[str, int] | None = None) -> list[PairSchedule]:
+        """Every enabled pair with its effective interval and when it is next due.
+
+        ``known``: pairs (id -> interval) whose schedule is known already; their due time is
+        not read (it is the one query here that grows with history)."""
+        known = known or {}
         async with self.store.session() as s:
             pairs = await repo_pairs.list_pairs(s, enabled_only=True)
-            last = await _last_scheduled_starts(s)
+            intervals = {p.id: self._interval(p.schedule_interval_s) for p in pairs}
+            unknown = [pid for pid, every in intervals.items() if known.get(pid) != every]
+            last = await _last_scheduled_starts(s, unknown) if unknown else {}
         now = self.clock()
         out = []
-        for pair in pairs:
-            interval = self._interval(pair.schedule_interval_s)
-            started = last.get(pair.id)
+        for pair_id, interval in intervals.items():
+            started = last.get(pair_id)
             due = started + timedelta(seconds=interval) if started is not None else now
-            out.append(PairSchedule(pair.id, interval, due))
+            out.append(PairSchedule(pair_id, interval, due))
         return out
 
     def next_firing(self, pair_id: str) -> datetime | None:
@@ -174,7 +179,7 @@ class PairScheduler:
 
     async def refresh(self) -> None:
         """Make the jobs match the store: new pairs, changed intervals, removed/paused ones."""
-        wanted = {p.pair_id: p for p in await self.schedules()}
+        wanted = {p.pair_id: p for p in await self.schedules(known=self._intervals)}
         for pair_id in set(self._intervals) - set(wanted):
             with contextlib.suppress(JobLookupError):
                 self._aps.remove_job(PAIR_JOB + pair_id)
@@ -260,7 +265,7 @@ class PairScheduler:
         if next_try is None:
             try:
                 async with self.store.session() as s:
-                    started = (await _last_scheduled_starts(s, pair_id)).get(pair_id)
+                    started = (await _last_scheduled_starts(s, [pair_id])).get(pair_id)
             except ReconcilerError as exc:
                 log.warning("cannot read the schedule: %s", exc, extra={"pair_id": pair_id})
                 started = None
@@ -276,7 +281,7 @@ class PairScheduler:
             pair = await repo_pairs.get_pair(s, pair_id)
             if pair is None or not pair.enabled:
                 return False
-            started = (await _last_scheduled_starts(s, pair_id)).get(pair_id)
+            started = (await _last_scheduled_starts(s, [pair_id])).get(pair_id)
         if started is None:
             return True
         interval = timedelta(seconds=self._interval(pair.schedule_interval_s))
@@ -331,14 +336,20 @@ class PairScheduler:
         return when + timedelta(seconds=random.uniform(0, jitter)) if jitter > 0 else when
 
 
-async def _last_scheduled_starts(s: Any, pair_id: str | None = None) -> dict[str, datetime]:
-    """When each pair's last scheduled (non-dry) run started."""
-    query = select(_RUN.c.pair_id, func.max(_RUN.c.started_at)).where(
-        _RUN.c.trigger == RunTrigger.SCHEDULE.value, _RUN.c.dry_run.is_(False)
-    )
-    if pair_id is not None:
-        query = query.where(_RUN.c.pair_id == pair_id)
-    rows = (await s.execute(query.group_by(_RUN.c.pair_id))).all()
+async def _last_scheduled_starts(s: Any, pair_ids: Sequence[str]) -> dict[str, datetime]:
+    """When each pair's last scheduled (non-dry) run started (the run table's index on
+    (pair_id, started_at) serves it per pair)."""
+    rows = (
+        await s.execute(
+            select(_RUN.c.pair_id, func.max(_RUN.c.started_at))
+            .where(
+                _RUN.c.pair_id.in_(list(pair_ids)),
+                _RUN.c.trigger == RunTrigger.SCHEDULE.value,
+                _RUN.c.dry_run.is_(False),
+            )
+            .group_by(_RUN.c.pair_id)
+        )
+    ).all()
     return {row[0]: _aware(row[1]) for row in rows if row[1] is not None}
 
 
