@@ -76,6 +76,13 @@ class NoteSelection:
     def room(self, side: SideName) -> int:
         return self.budget - len(self.ids[side])
 
+    def taken(self, contact: SideContact) -> bool:
+        return contact in self._taken
+
+    @property
+    def taken_count(self) -> int:
+        return len(self._taken)
+
     def add(self, contacts: Sequence[SideContact]) -> bool:
         """Take these contacts together (a link's two sides), or none of them."""
         new = [c for c in contacts if c not in self._taken]
@@ -112,13 +119,10 @@ def _may_create(source: SideName, direction: CreateDirection) -> bool:
 
 
 def rolling_quota(linked: int, since_last_run: timedelta, period: timedelta) -> int:
-    """Links to read this run so that all are read once per period, spread over the runs.
-
-    Rounded down: a small pair does not read a link on every run; whatever the rounding left
-    becomes overdue by the end of the period and is read then (see ``rolling_links``).
-    """
+    """Links to read this run so that all are read once per period, spread over the runs
+    (rounded up: a schedule whose interval jitters around the period still reads them all)."""
     share = min(max(since_last_run / period, 0.0), 1.0)
-    return math.floor(linked * share + 1e-9)
+    return math.ceil(linked * share - 1e-9)
 
 
 async def rolling_links(
@@ -128,18 +132,23 @@ async def rolling_links(
     period: timedelta,
     previous_run: datetime | None,
 ) -> list[repo_sync.DueLink]:
-    """The links the rolling scan reads this run (oldest first)."""
+    """The links the rolling scan adds this run, oldest first: its paced quota, and every link
+    overdue (not read for a whole period), within the budget left. Links read for another
+    reason in this run do not count against the quota."""
     now = ctx.now()
-    limit = min(selection.room("a"), selection.room("b"))
+    room = min(selection.room("a"), selection.room("b"))
+    if room <= 0:
+        return []
     async with ctx.store.session() as s:
         linked = await repo_sync.count_active_links(s, ctx.pair_id)
-        due = await repo_sync.links_by_note_age(s, ctx.pair_id, limit=limit)
+        due = await repo_sync.links_by_note_age(s, ctx.pair_id, limit=room + selection.taken_count)
     since = period if previous_run is None else now - previous_run
     quota = rolling_quota(linked, since, period)
     overdue_before = now - period
+    fresh = [link for link in due if not selection.taken(("a", link.a_id))]
     return [
         link
-        for index, link in enumerate(due)
+        for index, link in enumerate(fresh[:room])
         if index < quota or link.notes_fetched_at is None or link.notes_fetched_at <= overdue_before
     ]
 

@@ -41,9 +41,11 @@ async def test_rolling_notes_scan_covers_all_links_within_the_period(store: Stor
 
 async def test_webhook_dirty_contact_gets_its_notes_read(store: Store) -> None:
     env = await make_env(store, notes_period_s=DAY_S)
-    ann = env.a.user.add_contact(first_name="Ann", email="ann@example.com")
     bob = env.a.user.add_contact(first_name="Bob", email="bob@example.com")
     await env.run()
+    ann = env.a.user.add_contact(first_name="Ann", email="ann@example.com")
+    await env.run()  # Ann's notes are now more recent than Bob's
+    await env.set_scan(notes_per_run=1)  # room for one link: the marked one goes first
     env.a.user.add_note(ann.id, "Ann called back")
     env.a.user.add_note(bob.id, "Bob called back")
     async with env.store.transaction() as s:
@@ -56,7 +58,7 @@ async def test_webhook_dirty_contact_gets_its_notes_read(store: Store) -> None:
     (ann_b,) = env.b.user.find(email="ann@example.com")
     (bob_b,) = env.b.user.find(email="bob@example.com")
     assert [n.body for n in env.b.user.notes(ann_b.id)] == ["Ann called back"]
-    assert env.b.user.notes(bob_b.id) == []  # no hint, not due yet: not read in this run
+    assert env.b.user.notes(bob_b.id) == []  # the oldest, but no hint: the rolling scan's
     async with env.store.session() as s:
         assert await repo_snapshots.dirty_contact_ids(s, env.pair_id, "a") == []
 
