@@ -21,6 +21,7 @@ from reconciler.sync.model import (
     PairPolicy,
     Reason,
     RejectedResolution,
+    Rule,
 )
 from reconciler.sync.normalise import tag_key
 from reconciler.sync.policy import Pins
@@ -37,6 +38,7 @@ _GROUP: dict[ConflictKind, str] = {
 
 TAGS_SCOPE = "tags"
 CONTACT_SCOPE = "contact"
+OUTDATED_RESOLUTION = "the sides changed since this conflict was resolved: review it again"
 
 
 def conflict_group(kind: ConflictKind) -> str:
@@ -122,6 +124,27 @@ class LinkContext:
 
     def open_conflict(self, group: str, scope: str) -> OpenConflictRef | None:
         return self.open.get((group, scope))
+
+    def resolution_outdated(
+        self, ref: OpenConflictRef, values: tuple[object, object, object]
+    ) -> bool:
+        """Whether the conflict's (base, A, B) ``values`` now differ from those stored, which
+        the person who resolved it saw. Carrying the resolution out would then overwrite an
+        edit nobody looked at (invariant 1): it is refused and the conflict shows the new
+        values instead (or closes, if the sides now agree)."""
+        if ref.fingerprint is None:
+            return False
+        base_value, a_value, b_value = values
+        current = ConflictSpec(
+            kind=ref.kind,
+            scope=ref.scope,
+            link_id=None,
+            base_value=base_value,
+            a_value=a_value,
+            b_value=b_value,
+            reason=Reason(rule=Rule.RESOLUTION),
+        )
+        return current.fingerprint() != ref.fingerprint
 
     def tags(self, side: SideName) -> dict[str, str]:
         return keyed_tags(self.state(side).tags, case_insensitive=self.policy.tags_case_insensitive)

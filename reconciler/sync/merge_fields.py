@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.sides.base import CORE_FIELDS, CoreField, SideName
-from reconciler.sync.context import LinkContext
+from reconciler.sync.context import OUTDATED_RESOLUTION, LinkContext
 from reconciler.sync.explain import field_compared
 from reconciler.sync.groups import ActionGroups, Group, Why
 from reconciler.sync.model import (
@@ -75,8 +75,11 @@ class _FieldPlanner:
         a, b = self.value("a"), self.value("b")
         ref = self.ctx.open_conflict("field", self.name)
         if ref is not None and ref.resolution is not None:
-            self._resolve(ref)
-            return
+            if not self.ctx.resolution_outdated(ref, self._values()):
+                self._resolve(ref)
+                return
+            # Planned as the open conflict it is again (refreshed, or closed if agreed).
+            self.ctx.out.reject(ref, OUTDATED_RESOLUTION)
         pin = self.ctx.pins.for_field(self.name)
         if pin is not None and pin.pin is not None and a != b:
             pinned = pin.pin
@@ -218,14 +221,13 @@ class _FieldPlanner:
             return
         self._reach(value, why, detail)
 
+    def _values(self) -> tuple[Value, Value, Value]:
+        """What a conflict on this field stores: (base, A, B)."""
+        return (self.base if self.known else None, self.value("a"), self.value("b"))
+
     def _conflict(self, why: Why, detail: str, extra: dict[str, str | None] | None = None) -> None:
-        compared = field_compared(
-            self.name, self.base if self.known else None, self.value("a"), self.value("b")
-        )
+        compared = field_compared(self.name, *self._values())
         compared.update(extra or {})
         self.ctx.conflict(
-            ConflictKind.FIELD,
-            self.name,
-            (self.base if self.known else None, self.value("a"), self.value("b")),
-            why.reason(compared, detail),
+            ConflictKind.FIELD, self.name, self._values(), why.reason(compared, detail)
         )

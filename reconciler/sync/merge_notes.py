@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.sides.base import SideName
-from reconciler.sync.context import LinkContext
+from reconciler.sync.context import OUTDATED_RESOLUTION, LinkContext
 from reconciler.sync.explain import note_compared
 from reconciler.sync.groups import Why
 from reconciler.sync.match import match_notes
@@ -80,8 +80,11 @@ class _NoteLinkPlanner:
         a, b, base = self.body("a"), self.body("b"), self.link.body
         ref = self.ctx.open_conflict("note", self.link.note_link_id)
         if ref is not None and ref.resolution is not None:
-            self._resolve(ref)
-            return
+            if not self.ctx.resolution_outdated(ref, (base, a, b)):
+                self._resolve(ref)
+                return
+            # Planned as the open conflict it is again (refreshed, or closed if agreed).
+            self.ctx.out.reject(ref, OUTDATED_RESOLUTION)
         agree = _same(a, b)
         pin = self.ctx.pins.for_note(self.link.note_link_id)
         if pin is not None and pin.pin is not None and not agree:

@@ -1,0 +1,254 @@
+"""What the property and crash tests share: a pair of memory sides over a real store, a clock
+that moves only when told, and read-backs of everything a run leaves behind (both sides by
+person, the bases, open conflicts, the journal), compared by content, never by ids (ids differ
+between a run that crashed and one that did not)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from reconciler.sides import labels
+from reconciler.sides.memory import MemorySide
+from reconciler.store import repo_conflicts, repo_journal, repo_links, repo_pairs
+from reconciler.store.db import Store
+from reconciler.store.repo_links import Link
+from reconciler.store.schema import AccountKind, ConflictStatus, JournalStatus
+from reconciler.store.tables import ConflictRow, JournalRow, PairRow
+from reconciler.sync.model import LinkBase, PairPolicy
+from reconciler.sync.normalise import note_body
+from reconciler.sync.run import RunHooks, RunReport, SidePair, apply_plan, reconcile
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+RUN_SPACING = timedelta(seconds=61)  # > notes_period_s below: every run reads every link's notes
+
+WRITE_LABELS = (
+    labels.CREATE_CONTACT,
+    labels.UPDATE_CONTACT,
+    labels.DELETE_CONTACT,
+    labels.ADD_TAGS,
+    labels.REMOVE_TAGS,
+    labels.CREATE_NOTE,
+    labels.UPDATE_NOTE,
+    labels.DELETE_NOTE,
+)
+
+_pair_names = itertools.count(1)
+
+
+class Clock:
+    """Time that moves only when a test moves it (millisecond precision, like HighLevel)."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+def writes(side: MemorySide) -> int:
+    """Write requests the side has received so far (failed attempts included)."""
+    requests = side.usage().requests
+    return sum(requests.get(label, 0) for label in WRITE_LABELS)
+
+
+@dataclass
+class PairEnv:
+    """One pair of memory sides on a store. Many can share one store (one per example)."""
+
+    store: Store
+    pair_id: str
+    a: MemorySide
+    b: MemorySide
+    clock: Clock
+    reports: list[RunReport] = field(default_factory=list)
+
+    @property
+    def sides(self) -> SidePair:
+        return SidePair(a=self.a, b=self.b)
+
+    def side(self, name: str) -> MemorySide:
+        return self.a if name == "a" else self.b
+
+    async def run(self, *, hooks: RunHooks | None = None, **kwargs: Any) -> RunReport:
+        self.clock.advance(RUN_SPACING)
+        report = await reconcile(
+            self.store, self.pair_id, self.sides, clock=self.clock, hooks=hooks, **kwargs
+        )
+        self.reports.append(report)
+        return report
+
+    async def apply(self, plan_id: str, *, hooks: RunHooks | None = None) -> RunReport:
+        self.clock.advance(RUN_SPACING)
+        report = await apply_plan(self.store, plan_id, self.sides, clock=self.clock, hooks=hooks)
+        self.reports.append(report)
+        return report
+
+
+async def new_pair(
+    store: Store,
+    *,
+    policy: PairPolicy | None = None,
+    side_class: type[MemorySide] = MemorySide,
+    clock: Clock | None = None,
+    **side_options: Any,
+) -> PairEnv:
+    """A new pair (its own two accounts) on ``store``; every run reads every link's notes."""
+    clock = clock or Clock()
+    n = next(_pair_names)
+    async with store.transaction() as s:
+        acc_a = await repo_pairs.create_side_account(
+            s, label=f"A{n}", kind=AccountKind.MEMORY, location_id=f"mem-a-{n}", now=clock()
+        )
+        acc_b = await repo_pairs.create_side_account(
+            s, label=f"B{n}", kind=AccountKind.MEMORY, location_id=f"mem-b-{n}", now=clock()
+        )
+        pair = await repo_pairs.create_pair(
+            s,
+            name=f"props-{n}",
+            side_a_account_id=acc_a.id,
+            side_b_account_id=acc_b.id,
+            now=clock(),
+            policy=policy,
+        )
+        row = await s.get(PairRow, pair.id)
+        assert row is not None
+        row.scan = {"notes_period_s": 60.0}
+    a = side_class("a", clock=clock, id_seed=1, **side_options)
+    b = side_class("b", clock=clock, id_seed=2, **side_options)
+    return PairEnv(store=store, pair_id=pair.id, a=a, b=b, clock=clock)
+
+
+# ------------------------------------------------------------------------------ read-backs
+
+Person = tuple[Any, ...]
+
+
+def people(side: MemorySide) -> dict[str, Person]:
+    """Each contact by email (or by id without one): (first, last, phone, tags, note bodies)."""
+    out: dict[str, Person] = {}
+    for contact in side.user.contacts():
+        key = contact.email or f"id:{contact.id}"
+        assert key not in out, f"two contacts {key} on {side.name}"
+        notes = sorted(note_body(n.body) for n in side.user.notes(contact.id))
+        out[key] = (
+            contact.first_name,
+            contact.last_name,
+            contact.phone,
+            tuple(sorted(contact.tags)),
+            tuple(notes),
+        )
+    return out
+
+
+async def active_links(store: Store, pair_id: str) -> list[Link]:
+    out: list[Link] = []
+    async with store.session() as s:
+        async for batch in repo_links.stream_links(s, pair_id):
+            out.extend(batch)
+    return out
+
+
+async def bases(store: Store, pair_id: str) -> dict[str, tuple[Link, LinkBase | None]]:
+    links = await active_links(store, pair_id)
+    async with store.session() as s:
+        loaded = await repo_links.load_bases(s, [link.id for link in links])
+    return {link.id: (link, loaded.get(link.id)) for link in links}
+
+
+async def bases_by_person(env: PairEnv) -> dict[str, Person | None]:
+    """Each active link's base keyed like ``people`` (A's email): fields, tag keys, bodies."""
+    out: dict[str, Person | None] = {}
+    for link, base in (await bases(env.store, env.pair_id)).values():
+        contact = env.a.user.contact(link.a_id)
+        key = contact.email or f"id:{contact.id}"
+        out[key] = (
+            None
+            if base is None
+            else (
+                base.fields.get("first_name"),
+                base.fields.get("last_name"),
+                base.fields.get("phone"),
+                tuple(sorted(base.tags)),
+                tuple(sorted(n.body for n in base.notes)),
+            )
+        )
+    return out
+
+
+async def conflicts(
+    store: Store, pair_id: str, status: ConflictStatus | None = ConflictStatus.OPEN
+) -> list[ConflictRow]:
+    async with store.session() as s:
+        return await repo_conflicts.list_conflicts(s, pair_id=pair_id, status=status, limit=10_000)
+
+
+async def conflict_summary(env: PairEnv) -> list[tuple[Any, ...]]:
+    """Open conflicts by content (kind and the three values; scopes carry ids)."""
+    return sorted(
+        (c.kind, repr(c.base_value), repr(c.a_value), repr(c.b_value))
+        for c in await conflicts(env.store, env.pair_id)
+    )
+
+
+async def pending_entries(store: Store, pair_id: str) -> list[repo_journal.JournalEntry]:
+    async with store.session() as s:
+        return await repo_journal.pending(s, pair_id)
+
+
+async def replaced_values(store: Store, pair_id: str) -> set[tuple[str, str]]:
+    """(side, value) of every value a completed write overwrote (the journal keeps them)."""
+    out: set[tuple[str, str]] = set()
+    async with store.session() as s:
+        rows = await s.execute(
+            select(JournalRow.action).where(  # type: ignore[call-overload]
+                JournalRow.pair_id == pair_id,
+                JournalRow.status == JournalStatus.DONE.value,
+            )
+        )
+        for (action,) in rows:
+            payload: Mapping[str, Any] = action.get("payload") or {}
+            replaced = payload.get("replaced")
+            side = str(action.get("side"))
+            if isinstance(replaced, str):
+                out.add((side, replaced))
+            elif isinstance(replaced, Mapping):
+                out.update((side, str(v)) for v in replaced.values() if v is not None)
+    return out
+
+
+async def final_state(env: PairEnv) -> dict[str, Any]:
+    """Everything the crash tests compare: both sides, the bases, open conflicts, links."""
+    return {
+        "a": people(env.a),
+        "b": people(env.b),
+        "bases": await bases_by_person(env),
+        "conflicts": await conflict_summary(env),
+    }
+
+
+def duplicates(side: MemorySide) -> list[str]:
+    """Contacts sharing an email, and notes sharing a body on one contact (invariant 2)."""
+    found: list[str] = []
+    emails: dict[str, str] = {}
+    for contact in side.user.contacts():
+        if contact.email is not None:
+            key = contact.email.lower()
+            if key in emails:
+                found.append(f"{side.name}: contacts {emails[key]} and {contact.id} are {key}")
+            emails[key] = contact.id
+        bodies: dict[str, str] = {}
+        for note in side.user.notes(contact.id):
+            body = note_body(note.body)
+            if body in bodies:
+                found.append(f"{side.name}: contact {contact.id} has note {body!r} twice")
+            bodies[body] = note.id
+    return found

@@ -1,0 +1,80 @@
+"""Engine bugs the state machine found, each pinned by a plain test through real runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from reconciler.service.conflicts import resolve_conflict
+from reconciler.store import repo_audit
+from reconciler.store.db import Store
+from reconciler.sync.model import Resolution, ResolutionChoice
+from tests.engine_props import harness
+
+
+async def test_a_resolution_made_before_a_new_edit_does_not_overwrite_that_edit(
+    store: Store,
+) -> None:
+    """A person resolved "A" seeing Ann/Anna; then B was edited to "Annabel". Carrying the
+    resolution out would overwrite "Annabel", which nobody saw: it is refused and the conflict
+    shows the new values (invariant 1)."""
+    env = await harness.new_pair(store)
+    env.a.user.add_contact(first_name="Ann", email="ann@example.com")
+    on_b = env.b.user.add_contact(first_name="Anna", email="ann@example.com")
+    assert (await env.run()).status == "succeeded"
+    (conflict,) = await harness.conflicts(store, env.pair_id)
+    assert (conflict.a_value, conflict.b_value) == ("Ann", "Anna")
+    await resolve_conflict(
+        store, conflict.id, Resolution(ResolutionChoice.A), actor="test", clock=env.clock
+    )
+    env.clock.advance(timedelta(seconds=1))
+    env.b.user.edit_contact(on_b.id, first_name="Annabel")
+
+    report = await env.run()
+
+    assert report.status == "succeeded", report.errors
+    assert env.b.user.contact(on_b.id).first_name == "Annabel"
+    (still,) = await harness.conflicts(store, env.pair_id)
+    assert still.id == conflict.id
+    assert (still.a_value, still.b_value) == ("Ann", "Annabel")
+    async with store.session() as s:
+        events = await repo_audit.list_events(
+            s, pair_id=env.pair_id, kind="conflict.resolution_rejected", limit=10
+        )
+    assert [e.subject for e in events] == [conflict.id]
+
+
+async def test_a_note_resolution_made_before_a_new_edit_does_not_overwrite_that_edit(
+    store: Store,
+) -> None:
+    env = await harness.new_pair(store)
+    ann = env.a.user.add_contact(first_name="Ann", email="ann@example.com")
+    note = env.a.user.add_note(ann.id, "first call")
+    assert (await env.run()).status == "succeeded"
+    (copy,) = env.b.user.contacts()
+    (copied,) = env.b.user.notes(copy.id)
+    env.a.user.edit_note(ann.id, note.id, "first call: wants a demo")
+    env.b.user.edit_note(copy.id, copied.id, "first call: not interested")
+    assert (await env.run()).status == "succeeded"
+    (conflict,) = await harness.conflicts(store, env.pair_id)
+    await resolve_conflict(
+        store, conflict.id, Resolution(ResolutionChoice.B), actor="test", clock=env.clock
+    )
+    env.a.user.edit_note(ann.id, note.id, "first call: wants a demo on Friday")
+
+    report = await env.run()
+
+    assert report.status == "succeeded", report.errors
+    assert env.a.user.note(ann.id, note.id).body == "first call: wants a demo on Friday"
+    assert env.b.user.note(copy.id, copied.id).body == "first call: not interested"
+    (still,) = await harness.conflicts(store, env.pair_id)
+    assert (still.a_value, still.b_value) == (
+        "first call: wants a demo on Friday",
+        "first call: not interested",
+    )
+    # Resolved again, with nothing changed since, it is carried out.
+    await resolve_conflict(
+        store, still.id, Resolution(ResolutionChoice.B), actor="test", clock=env.clock
+    )
+    assert (await env.run()).status == "succeeded"
+    assert env.a.user.note(ann.id, note.id).body == "first call: not interested"
+    assert not await harness.conflicts(store, env.pair_id)
