@@ -161,6 +161,29 @@ async def test_a_viewer_sees_no_action_buttons(console: Console, world: World) -
     assert buttons == [], buttons
 
 
+async def test_the_key_lives_in_this_tab_only(console: Console, world: World) -> None:
+    page = console.page
+    await console.sign_in("viewer")
+    stored = await page.evaluate(
+        "() => [localStorage.length, document.cookie, Object.values(sessionStorage)]"
+    )
+    assert stored == [0, "", [world.keys["viewer"]]]
+    # A reload keeps the tab signed in; another tab (a new page) is not.
+    await page.reload()
+    await console.inbox_ready()
+    other = await page.context.new_page()
+    await other.goto(console.url)
+    await expect(other.get_by_label("API key")).to_be_visible()
+    await other.close()
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_label("API key")).to_be_focused()
+    assert await page.evaluate("() => sessionStorage.length") == 0
+    # A wrong key is refused with a message, and the form stays.
+    await page.get_by_label("API key").fill("rk_not_a_key")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_have_text("That key was not accepted.")
+
+
 async def test_keyboard_only_inbox_and_resolutions(console: Console, world: World) -> None:
     page = console.page
     await page.goto(console.url)

@@ -155,7 +155,12 @@ export function render(el, ...children) {
   return el;
 }
 
+const NOT_TEXT = new Set(["checkbox", "radio", "button", "submit", "reset"]);
+
+/** Whether a key press goes into a text field or a list (then no shortcut applies). */
 export function isTyping(event) {
   const t = event.target;
-  return t instanceof HTMLElement && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName));
+  if (!(t instanceof HTMLElement)) return false;
+  if (t.tagName === "INPUT") return !NOT_TEXT.has(t.type);
+  return t.isContentEditable || t.tagName === "TEXTAREA" || t.tagName === "SELECT";
 }
