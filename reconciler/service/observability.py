@@ -224,8 +224,10 @@ def configure_logging(
     # APScheduler logs every job start at INFO: one line per pair per interval is noise; our
     # own run logs say what happened.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
-    # Alembic announces its context at INFO on every migration check (/readyz).
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # Alembic announces its context at INFO on every migration check (/readyz); httpx logs
+    # every request at INFO (thousands per run): both only when debugging.
+    for noisy in ("alembic", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     # uvicorn's loggers keep their own handlers unless told not to: route them through ours.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
