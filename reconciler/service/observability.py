@@ -223,11 +223,12 @@ def configure_logging(
     root.setLevel(settings.log_level)
     # APScheduler logs every job start at INFO: one line per pair per interval is noise; our
     # own run logs say what happened.
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    chatty = logging.DEBUG if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
+    logging.getLogger("apscheduler").setLevel(chatty)
     # Alembic announces its context at INFO on every migration check (/readyz); httpx logs
     # every request at INFO (thousands per run): both only when debugging.
     for noisy in ("alembic", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(noisy).setLevel(chatty)
     # uvicorn's loggers keep their own handlers unless told not to: route them through ours.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
