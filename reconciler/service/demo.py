@@ -257,56 +257,64 @@ async def running_demo(options: DemoOptions, *, echo: Echo = print) -> AsyncIter
     sock = bind(options.host, options.port)
     host = f"[{options.host}]" if ":" in options.host else options.host
     service_url = f"http://{host}:{sock.getsockname()[1]}"
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(sock.close)
         sandbox_app = create_sandbox_app(sandbox_config(options, service_url))
         sandbox: Sandbox = sandbox_app.state.sandbox
         loc_a, loc_b = sandbox.locations[:2]
         if options.fresh:
             seed_scenario(sandbox.location(loc_a), sandbox.location(loc_b))
-        async with running_server(sandbox_app, options.host, options.sandbox_port) as sandbox_url:
-            settings = demo_settings(options, service_url, sandbox, sandbox_url)
-            configure_logging(settings)
-            # The process-wide bus: the engine publishes there (conflicts opened), and the
-            # console's live updates listen there.
-            bus = events.bus
-            service = build_service(settings, bus=bus)
-            try:
-                await service.prepare()
-                pair_id = await _setup_pair(service, sandbox, options)
-                _, operator = await keys.create_key(
-                    service.store, name="demo operator", role=ApiKeyRole.OPERATOR, actor="demo"
-                )
-                _, admin = await keys.create_key(
-                    service.store, name="demo admin", role=ApiKeyRole.ADMIN, actor="demo"
-                )
-                demo = Demo(
-                    options,
-                    sandbox,
-                    sandbox_url,
-                    service,
-                    service_url,
-                    pair_id,
-                    loc_a,
-                    loc_b,
-                    operator,
-                    admin,
-                )
-                app = create_service_app(service, close_service=False)
-                async with (
-                    bus.subscribe(lambda e: isinstance(e, RunFinished)) as finished,
-                    serving(app, shutdown_timeout=settings.shutdown_grace_s + 2, sock=sock),
-                ):
-                    narrator = asyncio.create_task(_narrate(demo, finished, echo))
-                    try:
-                        yield demo
-                    finally:
-                        narrator.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await narrator
-            finally:
-                await service.aclose()
-    finally:
-        sock.close()
+        try:
+            sandbox_url = await stack.enter_async_context(
+                running_server(sandbox_app, options.host, options.sandbox_port)
+            )
+        except OSError as exc:
+            raise OSError(
+                exc.errno,
+                f"cannot listen on {options.host}:{options.sandbox_port}: {exc.strerror} "
+                "(another port: --sandbox-port)",
+            ) from exc
+        settings = demo_settings(options, service_url, sandbox, sandbox_url)
+        configure_logging(settings)
+        # The process-wide bus: the engine publishes there (conflicts opened), and the
+        # console's live updates listen there.
+        bus = events.bus
+        service = build_service(settings, bus=bus)
+        stack.push_async_callback(service.aclose)
+        await service.prepare()
+        pair_id = await _setup_pair(service, sandbox, options)
+        _, operator = await keys.create_key(
+            service.store, name="demo operator", role=ApiKeyRole.OPERATOR, actor="demo"
+        )
+        _, admin = await keys.create_key(
+            service.store, name="demo admin", role=ApiKeyRole.ADMIN, actor="demo"
+        )
+        demo = Demo(
+            options,
+            sandbox,
+            sandbox_url,
+            service,
+            service_url,
+            pair_id,
+            loc_a,
+            loc_b,
+            operator,
+            admin,
+        )
+        finished = await stack.enter_async_context(
+            bus.subscribe(lambda e: isinstance(e, RunFinished))
+        )
+        app = create_service_app(service, close_service=False)
+        await stack.enter_async_context(
+            serving(app, shutdown_timeout=settings.shutdown_grace_s + 2, sock=sock)
+        )
+        narrator = asyncio.create_task(_narrate(demo, finished, echo))
+        try:
+            yield demo
+        finally:
+            narrator.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await narrator
 
 
 async def _narrate(demo: Demo, finished: Subscription, echo: Echo) -> None:
