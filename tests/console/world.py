@@ -162,7 +162,7 @@ async def console_world(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[
                 # HighLevel notes carry no update time: a note edited on a contact that did
                 # not change is seen by the rolling notes scan. Read every contact's notes on
                 # every run here, so the story's note conflict opens on the second run.
-                pair.scan = {"notes_period_s": 1}
+                pair.scan = {"notes_period_s": 0.05}
                 s.add(pair)
             world = World(
                 base_url="",
@@ -177,7 +177,7 @@ async def console_world(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[
             )
             ids = await _seed_sides(a, b)
             first = await world.run()
-            await asyncio.sleep(1.1)  # past the notes period (wall clock: the sandbox's too)
+            await asyncio.sleep(0.1)  # past the notes period (the wall clock: the engine reads it)
             assert first.status == "succeeded", first
             assert first.conflicts_opened == 1, first  # Dee's tags
             await _diverge(a, b, ids)
