@@ -242,7 +242,7 @@ export async function show(root, ctx, id) {
       const result = await ctx.api.op("resolve", "ConflictResolve", vars);
       const payload = Api.check(result.conflictResolve);
       runId = payload.run?.id ?? null;
-      const label = choice === "CUSTOM" ? "merged value" : CHOICES.find((c) => c.choice === choice).label.toLowerCase();
+      const label = choice === "CUSTOM" ? "merged value" : CHOICES.find((c) => c.choice === choice).spoken;
       const ran = payload.run ? ` and applied (run ${payload.run.status})` : "";
       announce(`Resolved ${name} (${what}): ${label}${ran}.`);
       ctx.refreshCount();

@@ -19,9 +19,9 @@ const COUNT_KEYS = {
   CONTACT_MATCH: "contactMatch", CONTACT_DELETE: "contactDelete",
 };
 export const CHOICES = [
-  { key: "a", choice: "A", label: "Take A" },
-  { key: "b", choice: "B", label: "Take B" },
-  { key: "r", choice: "BASE", label: "Keep base" },
+  { key: "a", choice: "A", label: "Take A", spoken: "took side A" },
+  { key: "b", choice: "B", label: "Take B", spoken: "took side B" },
+  { key: "r", choice: "BASE", label: "Keep base", spoken: "kept the base" },
 ];
 
 /**
@@ -302,7 +302,7 @@ export async function show(root, ctx) {
         Api.check(data.conflictsResolve);
         resolved = data.conflictsResolve.conflicts.length;
       }
-      const label = CHOICES.find((c) => c.choice === choice).label.toLowerCase();
+      const label = CHOICES.find((c) => c.choice === choice).spoken;
       announce(`${resolved} conflict${resolved === 1 ? "" : "s"} resolved: ${label}`);
       state.selected.clear();
       // Keep the position: the next conflict moves up into the resolved one's place.
