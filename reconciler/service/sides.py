@@ -6,7 +6,7 @@ CLI, tests, the demo) and adds a registry of in-memory sides, so a caller can ha
 ``MemorySide`` objects it prepared (and inspect them afterwards):
 
 - a ``memory`` account is served from ``memory_registry`` (by account id, location id or
-  label), else by the factory's per-process memory side;
+  label), else by a memory side kept for the life of the process;
 - a ``highlevel`` account gets a ``HighLevelSide`` (private integration token, or OAuth tokens
   kept encrypted in the store by ``DbTokenStore``), on ``http_client`` or on a client opened
   for the block and closed after it. Rate budgets are shared by every ``open_sides`` of the
@@ -27,6 +27,7 @@ from reconciler.service.opener import SideFactory
 from reconciler.settings import Settings, load_settings
 from reconciler.sides.base import Side, SideName
 from reconciler.sides.highlevel import RateBudget
+from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_pairs
 from reconciler.store.credentials import AccountCredentials
 from reconciler.store.crypto import Cipher
@@ -36,8 +37,10 @@ from reconciler.store.tables import SideAccountRow
 from reconciler.sync.run import SidePair
 
 # Location -> its budget, for every open_sides of this process (HighLevel limits are per
-# location, not per pair or per call).
+# location, not per pair or per call); account id -> its memory side, likewise (a memory
+# account not in the caller's registry keeps its data between calls, for the process's life).
 _BUDGETS: dict[str, RateBudget] = {}
+_MEMORY: dict[str, MemorySide] = {}
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
@@ -54,6 +57,7 @@ class _RegistryFactory(SideFactory):
     ) -> None:
         super().__init__(store, cipher, http, settings)
         self._budgets = _BUDGETS
+        self._memory = _MEMORY
         self._registry = registry
 
     def _side(
