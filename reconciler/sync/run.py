@@ -40,7 +40,7 @@ from reconciler.store.types import utcnow
 from reconciler.sync.apply import Executor, LinkJob, load_parked
 from reconciler.sync.finish import finish
 from reconciler.sync.ledger import Ledger, LinkEntry
-from reconciler.sync.model import Action, LinkPlan, Plan
+from reconciler.sync.model import Action, ActionKind, LinkPlan, Plan
 from reconciler.sync.notes import (
     FreshNotes,
     NoteSelection,
@@ -235,11 +235,18 @@ class _Run:
             ctx.now(),
             open_match_conflicts=views.match_refs,
         )
+        plan, deferred = defer_blind_creations(plan, ctx.tally.complete)
+        for side in sorted({side for side, _ in deferred}):
+            ctx.tally.error(
+                f"contacts not created on side {side.upper()} in this run: its listing was "
+                "incomplete (one of them may be there already)"
+            )
         await ctx.step("plan_built")
         if ctx.dry_run:
             self.plan_id = await store_plan(ctx, plan, reason="dry_run", notes=notes)
             return RunStatus.PLANNED
         link_plans, pool = await self._to_apply(ctx, plan, notes, work)
+        pool = [c for c in pool if c not in deferred]  # stay unsettled: created next time
         if link_plans is None:
             return RunStatus.AWAITING_APPROVAL if self.stale is None else RunStatus.FAILED
         jobs = [
@@ -360,6 +367,37 @@ def _spent(side: Side, before: Mapping[str, int]) -> dict[str, int]:
     if usage.budget_remaining_daily is not None:
         out[_BUDGET_KEY] = usage.budget_remaining_daily
     return out
+
+
+def defer_blind_creations(
+    plan: Plan, complete: Mapping[str, bool]
+) -> tuple[Plan, set[tuple[SideName, str]]]:
+    """The plan without creations of new contacts on a side whose listing was incomplete, and
+    the contacts they were for (on the other side).
+
+    A contact the listing missed may be the very person the plan would create (invariant 2):
+    on a side that allows duplicates that makes a second copy. Matching and creating wait for
+    a complete listing of the target side.
+    """
+    kept: list[LinkPlan] = []
+    deferred: set[tuple[SideName, str]] = set()
+    for link_plan in plan.links:
+        first = link_plan.actions[0] if link_plan.actions else None
+        if (
+            first is not None
+            and first.kind is ActionKind.CREATE_CONTACT
+            and first.link_id is None
+            and first.side is not None
+            and not complete.get(first.side, False)
+            and first.source_side is not None
+            and first.source_id is not None
+        ):
+            deferred.add((first.source_side, first.source_id))
+            continue
+        kept.append(link_plan)
+    if not deferred:
+        return plan, deferred
+    return Plan(links=tuple(kept)), deferred
 
 
 def _ledger(views: ViewSet) -> Ledger:

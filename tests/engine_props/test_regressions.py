@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
+from reconciler.errors import RetriableError
 from reconciler.service.conflicts import resolve_conflict
+from reconciler.sides.base import ContactPage
+from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_audit
 from reconciler.store.db import Store
 from reconciler.sync.model import Resolution, ResolutionChoice
@@ -78,3 +82,39 @@ async def test_a_note_resolution_made_before_a_new_edit_does_not_overwrite_that_
     assert (await env.run()).status == "succeeded"
     assert env.a.user.note(ann.id, note.id).body == "first call: not interested"
     assert not await harness.conflicts(store, env.pair_id)
+
+
+class _ListingBreaksOff(MemorySide):
+    """A side whose contact listing fails after the first page (retries exhausted)."""
+
+    broken = True
+
+    async def stream_contacts(self, *, since: datetime | None = None) -> AsyncIterator[ContactPage]:
+        async for page in super().stream_contacts(since=since):
+            yield page
+            if self.broken:
+                raise RetriableError("503 (listing broke off)", status=503)
+
+
+async def test_no_contact_is_created_on_a_side_whose_listing_was_incomplete(store: Store) -> None:
+    """Ann exists on both sides; A's listing breaks off before reaching her. Creating B's Ann on
+    A would make a second Ann where duplicates are allowed (invariant 2): the creation waits
+    for a complete listing, which then matches the two."""
+    env = await harness.new_pair(store, side_class=_ListingBreaksOff, page_size=1)
+    env.b.broken = False
+    env.a.user.add_contact(first_name="Zed", email="zed@example.com")
+    env.clock.advance(timedelta(seconds=1))  # listed after Zed: beyond the first page
+    env.a.user.add_contact(first_name="Ann", email="ann@example.com")
+    env.a.user.allow_duplicates = True
+    env.b.user.add_contact(first_name="Ann", email="ann@example.com")
+
+    report = await env.run()
+
+    assert report.complete == {"a": False, "b": True}
+    assert len(env.a.user.find(email="ann@example.com")) == 1
+    assert any("listing was incomplete" in e for e in report.errors)
+    env.a.broken = False
+    assert (await env.run()).status == "succeeded"
+    assert len(env.a.user.find(email="ann@example.com")) == 1
+    assert len(env.b.user.find(email="zed@example.com")) == 1  # created once A was complete
+    assert len(await harness.active_links(store, env.pair_id)) == 2
