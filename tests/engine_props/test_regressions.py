@@ -101,7 +101,10 @@ async def test_no_contact_is_created_on_a_side_whose_listing_was_incomplete(stor
     A would make a second Ann where duplicates are allowed (invariant 2): the creation waits
     for a complete listing, which then matches the two."""
     env = await harness.new_pair(store, side_class=_ListingBreaksOff, page_size=1)
-    env.b.broken = False
+    a, b = env.a, env.b
+    assert isinstance(a, _ListingBreaksOff)
+    assert isinstance(b, _ListingBreaksOff)
+    b.broken = False
     env.a.user.add_contact(first_name="Zed", email="zed@example.com")
     env.clock.advance(timedelta(seconds=1))  # listed after Zed: beyond the first page
     env.a.user.add_contact(first_name="Ann", email="ann@example.com")
@@ -113,7 +116,7 @@ async def test_no_contact_is_created_on_a_side_whose_listing_was_incomplete(stor
     assert report.complete == {"a": False, "b": True}
     assert len(env.a.user.find(email="ann@example.com")) == 1
     assert any("listing was incomplete" in e for e in report.errors)
-    env.a.broken = False
+    a.broken = False
     assert (await env.run()).status == "succeeded"
     assert len(env.a.user.find(email="ann@example.com")) == 1
     assert len(env.b.user.find(email="zed@example.com")) == 1  # created once A was complete
