@@ -238,11 +238,12 @@ async def _setup_pair(service: Service, sandbox: Sandbox, options: DemoOptions) 
             schedule_interval_s=options.interval_s,
         )
         # Small data: every scheduled run lists both sides completely (deletions are only
-        # believed after a complete listing) and reads every contact's notes (notes cannot be
-        # listed by change). Production pairs keep the defaults: daily, on a rolling budget.
+        # believed after a complete listing) and every run reads every contact's notes
+        # (notes cannot be listed by change; with webhooks lost, the next run must still see
+        # a new note). Production pairs keep the defaults: daily, on a rolling budget.
         scan = ScanSettings(
             full_scan_interval=timedelta(seconds=options.interval_s),
-            notes_period=timedelta(seconds=options.interval_s),
+            notes_period=timedelta(seconds=1),
         )
         await s.execute(update(_PAIR).where(_PAIR.c.id == pair.id).values(scan=scan.to_json()))
         return pair.id
