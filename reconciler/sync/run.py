@@ -273,7 +273,17 @@ class _Run:
         await extend_work(ctx, work, [link.link_id for link in rolling])
         for link in rolling:
             if link.link_id in work.links:
-                selection.add([("a", link.a_id), ("b", link.b_id)])
+                # Not a contact confirmed deleted: its notes are gone (a 404, reported as a
+                # failed read in every such run).
+                selection.add(
+                    [
+                        key
+                        for key in (("a", link.a_id), ("b", link.b_id))
+                        if (row := work.rows.get(key)) is not None
+                        and row.listed
+                        and row.deleted_at is None
+                    ]
+                )
         return selection
 
     async def _to_apply(

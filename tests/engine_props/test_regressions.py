@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from reconciler.errors import RetriableError
 from reconciler.service.conflicts import resolve_conflict
+from reconciler.sides import labels
 from reconciler.sides.base import ContactPage
 from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_audit
@@ -121,3 +122,20 @@ async def test_no_contact_is_created_on_a_side_whose_listing_was_incomplete(stor
     assert len(env.a.user.find(email="ann@example.com")) == 1
     assert len(env.b.user.find(email="zed@example.com")) == 1  # created once A was complete
     assert len(await harness.active_links(store, env.pair_id)) == 2
+
+
+async def test_the_notes_of_a_contact_confirmed_deleted_are_not_read(store: Store) -> None:
+    """The rolling notes scan used to read a deleted contact's notes: a 404, reported as an
+    error of a run that had nothing wrong."""
+    env = await harness.new_pair(store)
+    ann = env.a.user.add_contact(first_name="Ann", email="ann@example.com")
+    assert (await env.run()).status == "succeeded"
+    env.a.user.delete_contact(ann.id)
+    notes_read = env.a.usage().requests.get(labels.LIST_NOTES, 0)
+
+    report = await env.run(full_scan=True)
+
+    assert report.status == "succeeded"
+    assert report.errors == []
+    assert report.counts == {"archive_contact": 1}
+    assert env.a.usage().requests.get(labels.LIST_NOTES, 0) == notes_read
