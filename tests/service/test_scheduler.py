@@ -29,7 +29,12 @@ async def schedulers(store: Store) -> AsyncIterator[Factory]:
     made: list[PairScheduler] = []
 
     def make(
-        world: MemoryWorld, *, jitter: float = 0.0, debounce: float = 0.2, ttl: float = 5.0
+        world: MemoryWorld,
+        *,
+        jitter: float = 0.0,
+        debounce: float = 0.2,
+        max_wait: float = 10.0,
+        ttl: float = 5.0,
     ) -> PairScheduler:
         runner = PairRunner(
             store, LeaseKeeper(store, ttl=ttl), world.open, metrics=ServiceMetrics()
@@ -37,7 +42,13 @@ async def schedulers(store: Store) -> AsyncIterator[Factory]:
         scheduler = PairScheduler(
             store,
             runner,
-            ScheduleConfig(min_interval_s=1, jitter_s=jitter, refresh_s=3600, debounce_s=debounce),
+            ScheduleConfig(
+                min_interval_s=1,
+                jitter_s=jitter,
+                refresh_s=3600,
+                debounce_s=debounce,
+                max_wait_s=max_wait,
+            ),
         )
         made.append(scheduler)
         return scheduler
@@ -150,6 +161,23 @@ async def test_webhook_requests_are_debounced_into_one_run(
     runs = await runs_of(store, pair_id)
     assert [r.trigger for r in runs] == ["schedule", "webhook"]
     assert scheduler.pending_webhook_run(pair_id) is None
+
+
+async def test_a_stream_of_webhooks_cannot_postpone_the_run_forever(
+    store: Store, schedulers: Factory
+) -> None:
+    world = MemoryWorld()
+    pair_id = await memory_pair(store, "p", interval_s=3600)
+    scheduler = schedulers(world, debounce=0.5, max_wait=1.0)
+    await scheduler.start()
+    await eventually(lambda: _finished(store, pair_id, 1))
+    first = datetime.now(UTC)
+    for _ in range(15):  # a webhook every 0.2 s for 3 s: each pushes the run 0.5 s later
+        scheduler.request_run(pair_id)
+        await asyncio.sleep(0.2)
+    runs = [r for r in await runs_of(store, pair_id) if r.trigger == "webhook"]
+    assert runs, "the run waited for the stream to end"
+    assert runs[0].started_at - first <= timedelta(seconds=1.8)
 
 
 async def test_a_stalled_loop_runs_a_late_pair_once(store: Store, schedulers: Factory) -> None:
