@@ -102,6 +102,7 @@ class ContactRow:
     retired_at: datetime | None
     dirty: bool
     notes_fetched_at: datetime | None
+    seen_run_id: str | None = None  # the last run whose listing (or lookup) returned it
 
     @property
     def listed(self) -> bool:
@@ -129,6 +130,7 @@ _ROW_COLUMNS = (
     _CONTACT.c.retired_at,
     _CONTACT.c.dirty,
     _CONTACT.c.notes_fetched_at,
+    _CONTACT.c.seen_run_id,
 )
 
 
@@ -146,6 +148,7 @@ def _row(row: Any) -> ContactRow:
         retired_at=row.retired_at,
         dirty=bool(row.dirty),
         notes_fetched_at=row.notes_fetched_at,
+        seen_run_id=row.seen_run_id,
     )
 
 

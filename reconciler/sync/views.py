@@ -119,6 +119,7 @@ async def collect_work(
         extra = {c for c in neighbours if c not in pool_rows} - held_contact_set
         extra_linked = await _links_of(s, ctx.pair_id, extra)
         pool_rows.update(await _pool_rows(s, ctx.pair_id, extra - set(extra_linked)))
+        pool_rows = {key: row for key, row in pool_rows.items() if not stale(ctx, key[0], row)}
 
         link_contacts: set[SideContact] = set()
         for link in links.values():
@@ -200,9 +201,19 @@ async def _pool_rows(
     }
 
 
-def side_view(row: ContactRow | None, notes: FreshNotes, side: SideName) -> SideView:
+def stale(ctx: RunContext, side: SideName, row: ContactRow) -> bool:
+    """A row this run's listing did not return although the listing was incomplete: the
+    contact may have changed since it was stored. Acting on it could overwrite an edit never
+    seen (invariant 1), so its link waits for a complete listing (``Absence.UNKNOWN``) and,
+    unlinked, it is neither matched nor created."""
+    return not ctx.tally.complete.get(side, True) and row.seen_run_id != ctx.run_id
+
+
+def side_view(
+    row: ContactRow | None, notes: FreshNotes, side: SideName, *, stale: bool = False
+) -> SideView:
     """A link's contact as the diff sees it. Only a confirmed deletion is a deletion."""
-    if row is None or not row.listed:
+    if row is None or not row.listed or stale:
         return Absence.UNKNOWN
     if row.deleted_at is not None:
         return Absence.DELETED
@@ -252,8 +263,9 @@ async def build_views(ctx: RunContext, work: Work, notes: FreshNotes) -> ViewSet
     states: dict[SideContact, SideView] = {}
     settleable: set[str] = set()
     for link in sorted(work.links.values(), key=lambda ln: ln.id):
-        a = side_view(work.rows.get(("a", link.a_id)), notes, "a")
-        b = side_view(work.rows.get(("b", link.b_id)), notes, "b")
+        row_a, row_b = work.rows.get(("a", link.a_id)), work.rows.get(("b", link.b_id))
+        a = side_view(row_a, notes, "a", stale=row_a is not None and stale(ctx, "a", row_a))
+        b = side_view(row_b, notes, "b", stale=row_b is not None and stale(ctx, "b", row_b))
         excluded = link.excluded or link.id in excluded_by_override
         views.append(
             LinkView(

@@ -139,3 +139,37 @@ async def test_the_notes_of_a_contact_confirmed_deleted_are_not_read(store: Stor
     assert report.errors == []
     assert report.counts == {"archive_contact": 1}
     assert env.a.usage().requests.get(labels.LIST_NOTES, 0) == notes_read
+
+
+async def test_an_incomplete_listing_never_overwrites_an_edit_it_did_not_see(store: Store) -> None:
+    """Ann's first name changed on both sides; A's listing broke off before reaching her. Her
+    stored A snapshot still showed the old name, so the change on B looked like the only one
+    and was copied over A's edit, which was lost for good (the journal's "replaced" held the
+    stale value). Now a contact the incomplete listing did not return is not acted on."""
+    env = await harness.new_pair(store, side_class=_ListingBreaksOff, page_size=1)
+    a, b = env.a, env.b
+    assert isinstance(a, _ListingBreaksOff)
+    assert isinstance(b, _ListingBreaksOff)
+    a.broken = b.broken = False
+    a.user.add_contact(first_name="Zed", email="zed@example.com")
+    env.clock.advance(timedelta(seconds=1))
+    ann = a.user.add_contact(first_name="Ann", email="ann@example.com")
+    assert (await env.run()).status == "succeeded"
+    (ann_b,) = b.user.find(email="ann@example.com")
+    env.clock.advance(timedelta(seconds=1))
+    a.user.add_tag(a.user.find(email="zed@example.com")[0].id, "vip")  # listed: fresh
+    env.clock.advance(timedelta(seconds=1))
+    a.user.edit_contact(ann.id, first_name="Anne")  # beyond the first page
+    b.user.edit_contact(ann_b.id, first_name="Annie")
+    a.broken = True
+
+    report = await env.run()
+
+    assert report.complete == {"a": False, "b": True}
+    assert a.user.contact(ann.id).first_name == "Anne"
+    assert b.user.contact(ann_b.id).first_name == "Annie"
+    assert "vip" in b.user.find(email="zed@example.com")[0].tags
+    a.broken = False
+    assert (await env.run()).status == "succeeded"
+    (conflict,) = await harness.conflicts(store, env.pair_id)
+    assert (conflict.scope, conflict.a_value, conflict.b_value) == ("first_name", "Anne", "Annie")
