@@ -106,6 +106,8 @@ async def _recover_one(
             out.held_links.add(action.link_id)
         elif action.source_side is not None and action.source_id is not None:
             out.held_contacts.add((action.source_side, action.source_id))
+        if action.kind is ActionKind.CREATE_CONTACT:
+            out.held_contacts |= await _maybe_created(ctx, action)
         ctx.tally.error(f"recovery of {action.kind.value} postponed: {type(exc).__name__}: {exc}")
         return
     if done is None:
@@ -154,6 +156,34 @@ async def _recover_contact(
     ledger.states[(action.side, chosen.contact_id)] = chosen
     effects.applied(action, created_id=chosen.contact_id, found=chosen, result={"recovered": True})
     return chosen.contact_id
+
+
+async def _maybe_created(ctx: RunContext, action: Action) -> set[SideContact]:
+    """Contacts already listed on the create's target that may be the one it made. They are
+    held too: otherwise this run takes the copy for a new contact of its own and creates it
+    back on the source side (a duplicate, invariant 2)."""
+    assert action.side is not None
+    side = action.side
+    payload_fields = action.payload.get("fields")
+    draft = normalised_fields(
+        payload_fields if isinstance(payload_fields, dict) else {},
+        default_region=ctx.policy.default_phone_region,
+    )
+    email, phone = draft.get("email"), draft.get("phone")
+    if email is None and phone is None:
+        return {
+            (side, c.contact_id)
+            for c in await _unsettled_states(ctx, side)
+            if all(c.fields.get(n) == draft.get(n) for n in CORE_FIELDS)
+        }
+    async with ctx.store.session() as s:
+        found = await repo_sync.find_by_identity(
+            s,
+            ctx.pair_id,
+            emails=[email] if email is not None else [],
+            phones=[phone] if phone is not None else [],
+        )
+    return {contact for contact in found if contact[0] == side}
 
 
 async def _unsettled_states(ctx: RunContext, side: SideName) -> list[ContactState]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 
-from reconciler.errors import RetriableError
+from reconciler.errors import RetriableError, UncertainWriteError
 from reconciler.service.conflicts import resolve_conflict
 from reconciler.sides import labels
-from reconciler.sides.base import ContactPage
+from reconciler.sides.base import Contact, ContactDraft, ContactPage
 from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_audit
 from reconciler.store.db import Store
@@ -173,3 +173,44 @@ async def test_an_incomplete_listing_never_overwrites_an_edit_it_did_not_see(sto
     assert (await env.run()).status == "succeeded"
     (conflict,) = await harness.conflicts(store, env.pair_id)
     assert (conflict.scope, conflict.a_value, conflict.b_value) == ("first_name", "Anne", "Annie")
+
+
+class _UncertainCreates(MemorySide):
+    """Creates are applied, then answered 502; lookups fail while ``lookups_fail``."""
+
+    lookups_fail = False
+
+    async def create_contact(self, draft: ContactDraft) -> Contact:
+        await super().create_contact(draft)
+        raise UncertainWriteError("502 after the write was applied", status=502)
+
+    async def find_contacts(
+        self, *, email: str | None = None, phone: str | None = None
+    ) -> Sequence[Contact]:
+        if self.lookups_fail:
+            raise RetriableError("503", status=503)
+        return await super().find_contacts(email=email, phone=phone)
+
+
+async def test_a_create_whose_recovery_is_postponed_is_not_created_back(store: Store) -> None:
+    """Ann's create on B was applied but answered 502; the next run could not look for it (B
+    failed the lookup), held Ann on A back, but took B's copy, which its listing returned, for
+    a new contact and created it on A: a second Ann there (invariant 2)."""
+    env = await harness.new_pair(store, side_class=_UncertainCreates, allow_duplicates=True)
+    b = env.b
+    assert isinstance(b, _UncertainCreates)
+    env.a.user.add_contact(first_name="Ann", email="ann@example.com")
+    await env.run()
+    assert len(b.user.find(email="ann@example.com")) == 1
+    b.lookups_fail = True
+
+    report = await env.run()
+
+    assert any("recovery of create_contact postponed" in e for e in report.errors)
+    assert len(env.a.user.find(email="ann@example.com")) == 1
+    b.lookups_fail = False
+    assert (await env.run()).status == "succeeded"
+    assert len(env.a.user.find(email="ann@example.com")) == 1
+    assert len(b.user.find(email="ann@example.com")) == 1
+    assert len(await harness.active_links(store, env.pair_id)) == 1
+    assert not await harness.pending_entries(store, env.pair_id)
