@@ -54,9 +54,14 @@ function variables() {
   return vars;
 }
 
+// The operator's selection outlives one rendering of the inbox: a live update or a return from
+// a conflict can mount the inbox again while they are selecting, and that must not drop what
+// they picked. Each load prunes it to the rows shown.
+const selection = new Set();
+
 export async function show(root, ctx) {
   ctx.title("Inbox");
-  const state = { rows: [], selected: new Set(), endCursor: null, hasNext: false, busy: false };
+  const state = { rows: [], selected: selection, endCursor: null, hasNext: false, busy: false };
 
   const countsLine = h("p", { class: "counts", id: "inbox-counts" });
   const kindChips = h("div", { class: "kind-chips", role: "group", "aria-label": "Open conflicts by kind" });
