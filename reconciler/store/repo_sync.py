@@ -544,6 +544,7 @@ async def active_conflicts(s: AsyncSession, pair_id: str) -> list[ActiveConflict
             scope=row.scope,
             resolution=resolution,
             fingerprint=fingerprint_of(kind, row.scope, row.base_value, row.a_value, row.b_value),
+            stored=(row.base_value, row.a_value, row.b_value),
         )
         out.append(ActiveConflict(ref, row.link_id, row.a_value, row.b_value))
     return out

@@ -3,7 +3,7 @@ deciders (policy, pins, open conflicts) and the plan being built."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,7 +21,7 @@ from reconciler.sync.model import (
     PairPolicy,
     Reason,
     RejectedResolution,
-    Rule,
+    ResolutionChoice,
 )
 from reconciler.sync.normalise import tag_key
 from reconciler.sync.policy import Pins
@@ -126,25 +126,29 @@ class LinkContext:
         return self.open.get((group, scope))
 
     def resolution_outdated(
-        self, ref: OpenConflictRef, values: tuple[object, object, object]
+        self,
+        ref: OpenConflictRef,
+        current: tuple[object, object],
+        same: Callable[[object, object], bool],
     ) -> bool:
-        """Whether the conflict's (base, A, B) ``values`` now differ from those stored, which
-        the person who resolved it saw. Carrying the resolution out would then overwrite an
-        edit nobody looked at (invariant 1): it is refused and the conflict shows the new
-        values instead (or closes, if the sides now agree)."""
-        if ref.fingerprint is None:
+        """Whether a side's value (``current``: A, B) changed since the conflict's values were
+        stored, which the person who resolved it saw, other than to the resolution's own value
+        (a resolution a crash left half applied). Carrying it out would overwrite an edit
+        nobody looked at (invariant 1): it is refused, and the conflict shows the new values
+        (or closes, if the sides now agree)."""
+        if ref.stored is None or ref.resolution is None:
             return False
-        base_value, a_value, b_value = values
-        current = ConflictSpec(
-            kind=ref.kind,
-            scope=ref.scope,
-            link_id=None,
-            base_value=base_value,
-            a_value=a_value,
-            b_value=b_value,
-            reason=Reason(rule=Rule.RESOLUTION),
+        base, stored_a, stored_b = ref.stored
+        choice = ref.resolution.choice
+        target = {
+            ResolutionChoice.A: stored_a,
+            ResolutionChoice.B: stored_b,
+            ResolutionChoice.BASE: base,
+        }.get(choice, ref.resolution.value)
+        return any(
+            not same(value, stored) and not same(value, target)
+            for value, stored in zip(current, (stored_a, stored_b), strict=True)
         )
-        return current.fingerprint() != ref.fingerprint
 
     def tags(self, side: SideName) -> dict[str, str]:
         return keyed_tags(self.state(side).tags, case_insensitive=self.policy.tags_case_insensitive)

@@ -75,7 +75,7 @@ class _FieldPlanner:
         a, b = self.value("a"), self.value("b")
         ref = self.ctx.open_conflict("field", self.name)
         if ref is not None and ref.resolution is not None:
-            if not self.ctx.resolution_outdated(ref, self._values()):
+            if not self.ctx.resolution_outdated(ref, (a, b), self._same):
                 self._resolve(ref)
                 return
             # Planned as the open conflict it is again (refreshed, or closed if agreed).
@@ -160,7 +160,8 @@ class _FieldPlanner:
             if not self.known:
                 self.ctx.out.reject(ref, f"{self.name} never had an agreed value: choose A or B")
                 return
-            target = self.base
+            # The base the person saw (a half-applied resolution has moved it; see ``settle``).
+            target = self.base if ref.stored is None else self._normal(ref.stored[0])
         else:
             raw = ref.resolution.value
             if raw is not None and not isinstance(raw, str):
@@ -220,6 +221,15 @@ class _FieldPlanner:
         if self.known and self.base == value:
             return
         self._reach(value, why, detail)
+
+    def _normal(self, value: object) -> Value:
+        """A value read back from a stored conflict (or a custom one), in normal form."""
+        if not isinstance(value, str):
+            return None
+        return field_value(self.name, value, default_region=self.ctx.policy.default_phone_region)
+
+    def _same(self, x: object, y: object) -> bool:
+        return self._normal(x) == self._normal(y)
 
     def _values(self) -> tuple[Value, Value, Value]:
         """What a conflict on this field stores: (base, A, B)."""

@@ -53,6 +53,11 @@ def plan_notes(ctx: LinkContext) -> None:
     _plan_new_notes(ctx)
 
 
+def _same_text(x: object, y: object) -> bool:
+    """``_same`` for values read back from a stored conflict (a body, or None)."""
+    return _same(x if isinstance(x, str) else None, y if isinstance(y, str) else None)
+
+
 def _same(x: Body, y: Body) -> bool:
     if x is None or y is None:
         return x is None and y is None
@@ -80,7 +85,7 @@ class _NoteLinkPlanner:
         a, b, base = self.body("a"), self.body("b"), self.link.body
         ref = self.ctx.open_conflict("note", self.link.note_link_id)
         if ref is not None and ref.resolution is not None:
-            if not self.ctx.resolution_outdated(ref, (base, a, b)):
+            if not self.ctx.resolution_outdated(ref, (a, b), _same_text):
                 self._resolve(ref)
                 return
             # Planned as the open conflict it is again (refreshed, or closed if agreed).
@@ -202,7 +207,10 @@ class _NoteLinkPlanner:
         elif choice is ResolutionChoice.B:
             target = self.body("b")
         elif choice is ResolutionChoice.BASE:
-            target = self.link.body
+            # The base the person saw: a resolution a crash left half applied has moved the
+            # base since (see ``settle``), and taking that one would undo the choice.
+            stored = ref.stored[0] if ref.stored is not None else self.link.body
+            target = stored if isinstance(stored, str) else self.link.body
         else:
             raw = ref.resolution.value
             if raw is not None and not isinstance(raw, str):

@@ -190,6 +190,10 @@ class OpenConflictRef:
     ``fingerprint`` is ``ConflictSpec.fingerprint()`` of the values last stored: the plan
     re-emits the spec only when the values changed. ``None`` (unknown) re-emits every run,
     which the store's upsert by link+kind+scope absorbs.
+
+    ``stored`` is those values, (base, A, B): what a person resolving the conflict saw. A
+    resolution is carried out only while each side still holds its stored value (or already
+    the resolution's, from a partly applied resolution); ``None`` (unknown) does not check.
     """
 
     conflict_id: str
@@ -197,6 +201,7 @@ class OpenConflictRef:
     scope: str
     resolution: Resolution | None = None
     fingerprint: str | None = None
+    stored: tuple[object, object, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from reconciler.sides import labels
+from reconciler.sides.base import Contact
 from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_conflicts, repo_journal, repo_links, repo_pairs
 from reconciler.store.db import Store
@@ -132,11 +133,16 @@ async def new_pair(
 Person = tuple[Any, ...]
 
 
+def person_key(contact: Contact) -> str:
+    """Who a contact is, the same on both sides and in every rerun (ids are not)."""
+    return contact.email or contact.phone or f"name:{contact.first_name} {contact.last_name}"
+
+
 def people(side: MemorySide) -> dict[str, Person]:
-    """Each contact by email (or by id without one): (first, last, phone, tags, note bodies)."""
+    """Each contact by ``person_key``: (first, last, phone, tags, note bodies)."""
     out: dict[str, Person] = {}
     for contact in side.user.contacts():
-        key = contact.email or f"id:{contact.id}"
+        key = person_key(contact)
         assert key not in out, f"two contacts {key} on {side.name}"
         notes = sorted(note_body(n.body) for n in side.user.notes(contact.id))
         out[key] = (
@@ -168,8 +174,13 @@ async def bases_by_person(env: PairEnv) -> dict[str, Person | None]:
     """Each active link's base keyed like ``people`` (A's email): fields, tag keys, bodies."""
     out: dict[str, Person | None] = {}
     for link, base in (await bases(env.store, env.pair_id)).values():
-        contact = env.a.user.contact(link.a_id)
-        key = contact.email or f"id:{contact.id}"
+        found = [
+            c
+            for side, cid in ((env.a, link.a_id), (env.b, link.b_id))
+            for c in side.user.contacts()
+            if c.id == cid
+        ]
+        key = person_key(found[0]) if found else f"link:{link.id}"
         out[key] = (
             None
             if base is None
