@@ -19,7 +19,7 @@ from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_conflicts, repo_journal, repo_links, repo_pairs
 from reconciler.store.db import Store
 from reconciler.store.repo_links import Link
-from reconciler.store.schema import AccountKind, ConflictStatus, JournalStatus
+from reconciler.store.schema import AccountKind, ConflictStatus
 from reconciler.store.tables import ConflictRow, JournalRow, PairRow
 from reconciler.sync.model import LinkBase, PairPolicy
 from reconciler.sync.normalise import note_body
@@ -216,14 +216,12 @@ async def pending_entries(store: Store, pair_id: str) -> list[repo_journal.Journ
 
 
 async def replaced_values(store: Store, pair_id: str) -> set[tuple[str, str]]:
-    """(side, value) of every value a completed write overwrote (the journal keeps them)."""
+    """(side, value) of every value a write meant to overwrite, as its journal intent keeps it
+    (whatever the outcome: a write answered 5xx may have landed)."""
     out: set[tuple[str, str]] = set()
     async with store.session() as s:
         rows = await s.execute(
-            select(JournalRow.action).where(  # type: ignore[call-overload]
-                JournalRow.pair_id == pair_id,
-                JournalRow.status == JournalStatus.DONE.value,
-            )
+            select(JournalRow.action).where(JournalRow.pair_id == pair_id)  # type: ignore[call-overload]
         )
         for (action,) in rows:
             payload: Mapping[str, Any] = action.get("payload") or {}

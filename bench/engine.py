@@ -1,0 +1,248 @@
+"""Benchmark: one pair's reconciliation runs at scale, memory sides over a SQLite store file.
+
+Each side holds N people (5 tags and 3 notes each; ``MemoryStore.populate``). Scenarios, run
+in this order on one pair (each N in a fresh child process, so that its peak RSS is its own):
+
+- ``initial``: the first run of a new pair whose sides were filled separately: both hold the
+  same N people (same emails, fields, tags and notes: every one is matched by email and
+  linked, the agreeing values become the base), and side A has 1% more people that B lacks
+  (each created on B, with its notes). It is a full scan of both sides, and the pair's notes
+  budget (``notes_per_run``, 2,000 contacts per side by default) is raised to N so that this
+  one run reads every contact's notes and links them all (3N note links), as a first sync of
+  a pair that must be complete at once would.
+- ``no-change``: a run five minutes later with nothing changed (incremental listing). It
+  reads what the rolling notes scan asks for: the links whose notes are oldest, at a pace that
+  reads every link once per ``notes_period`` (24 h): N x 300 s / 86,400 s of them.
+- ``changes``: then 1% of the people changed on each side (first name, a tag added, a note
+  edited), 0.5% changed on both sides differently (first name and the same note: conflicts
+  under the default ``manual`` policies) and 0.5% deleted on side B; a scheduled run five
+  minutes later (incremental listing: it sees every change but the deletions).
+- ``full-scan``: the pair's periodic full scan after that (daily by default): both sides
+  listed whole, the 0.5% missing from B confirmed deleted one by one (``get_contact`` 404)
+  and archived on A.
+
+    .venv/bin/python bench/engine.py --contacts 10000 100000
+    .venv/bin/python bench/engine.py --contacts 100000 --scenarios initial no-change --profile
+
+Prints a table: wall time of each run (``reconcile`` only; filling the sides is not counted),
+what it applied, conflicts opened, requests per side, and the process's peak RSS after it
+(``ru_maxrss``: the memory sides' 2 x N people are in it; their own size is printed first).
+``--profile`` writes a cProfile of each run to ``bench/profiles/`` and prints its top lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import json
+import multiprocessing
+import pstats
+import random
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from reconciler.sides.memory import MemorySide
+from reconciler.store import repo_pairs
+from reconciler.store.db import Store
+from reconciler.store.migrate import upgrade
+from reconciler.store.schema import AccountKind
+from reconciler.store.tables import PairRow
+from reconciler.sync.run import RunReport, SidePair, reconcile
+
+SCENARIOS = ("initial", "no-change", "changes", "full-scan")
+RUN_SPACING = timedelta(minutes=5)
+PROFILES = Path(__file__).parent / "profiles"
+
+
+class SteppingClock:
+    """Time that moves ``step`` at every reading (contacts stamped a millisecond apart, as real
+    ones are) and jumps when told."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        self.step = timedelta(0)
+
+    def __call__(self) -> datetime:
+        self.now += self.step
+        return self.now
+
+
+@dataclass
+class Row:
+    contacts: int
+    scenario: str
+    seconds: float
+    status: str
+    applied: dict[str, int]
+    conflicts: int
+    requests: dict[str, int]
+    rss_mb: float
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+async def _pair(store: Store, clock: SteppingClock, notes_per_run: int) -> str:
+    async with store.transaction() as s:
+        a = await repo_pairs.create_side_account(
+            s, label="A", kind=AccountKind.MEMORY, location_id="bench-a", now=clock()
+        )
+        b = await repo_pairs.create_side_account(
+            s, label="B", kind=AccountKind.MEMORY, location_id="bench-b", now=clock()
+        )
+        pair = await repo_pairs.create_pair(
+            s, name="bench", side_a_account_id=a.id, side_b_account_id=b.id, now=clock()
+        )
+        row = await s.get(PairRow, pair.id)
+        assert row is not None
+        # Every contact's notes may be read in one run: the initial run links them all.
+        row.scan = {"notes_per_run": notes_per_run}
+    return pair.id
+
+
+def _change(a: MemorySide, b: MemorySide, count: int, rng: random.Random) -> None:
+    """1% changed on each side, 0.5% changed on both, 0.5% deleted on B (see the docstring)."""
+    ids_a = {c.email: c.id for c in a.user.contacts()}
+    ids_b = {c.email: c.id for c in b.user.contacts()}
+    shared = sorted(e for e in ids_a if e in ids_b)
+    rng.shuffle(shared)
+    one, clash, gone = count // 100, count // 200, count // 200
+    plan = {
+        "a": shared[:one],
+        "b": shared[one : 2 * one],
+        "clash": shared[2 * one : 2 * one + clash],
+        "gone": shared[2 * one + clash : 2 * one + clash + gone],
+    }
+    for label, side, ids in (("a", a, ids_a), ("b", b, ids_b)):
+        for email in plan[label] + plan["clash"]:
+            contact_id = ids[email]
+            side.user.edit_contact(contact_id, first_name=f"Changed on {label}")
+            side.user.add_tag(contact_id, f"touched-{label}")
+            note = side.user.notes(contact_id)[0]
+            side.user.edit_note(contact_id, note.id, f"{note.body} (edited on {label})")
+    for email in plan["gone"]:
+        b.user.delete_contact(ids_b[email])
+
+
+async def _bench(count: int, scenarios: list[str], profile: bool) -> list[Row]:
+    folder = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    url = f"sqlite+aiosqlite:///{folder / 'store.db'}"
+    await upgrade(url)
+    store = Store(url)
+    clock = SteppingClock()
+    pair_id = await _pair(store, clock, notes_per_run=count + count // 100)
+    a = MemorySide("a", clock=clock, id_seed=1)
+    b = MemorySide("b", clock=clock, id_seed=2)
+    started = time.perf_counter()
+    clock.step = timedelta(milliseconds=1)
+    a.user.populate(count, seed=0)
+    b.user.populate(count, seed=0)
+    a.user.populate(count // 100, seed=1)  # A's extra people, to create on B
+    clock.step = timedelta(0)
+    gc.collect()
+    print(
+        f"N={count}: sides filled in {time.perf_counter() - started:.1f}s "
+        f"({len(a.user)} + {len(b.user)} contacts), RSS {_rss_mb():.0f} MB",
+        flush=True,
+    )
+    rows: list[Row] = []
+    rng = random.Random(0)
+    for scenario in scenarios:
+        full_scan = scenario in ("initial", "full-scan")
+        if scenario == "changes":
+            clock.step = timedelta(milliseconds=1)
+            _change(a, b, count, rng)
+            clock.step = timedelta(0)
+        clock.now += RUN_SPACING
+        before = {
+            n: a.usage().total_requests if n == "a" else b.usage().total_requests for n in "ab"
+        }
+        profiler = cProfile.Profile() if profile else None
+        began = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        report: RunReport = await reconcile(
+            store, pair_id, SidePair(a=a, b=b), clock=clock, full_scan=full_scan
+        )
+        if profiler is not None:
+            profiler.disable()
+        seconds = time.perf_counter() - began
+        if profiler is not None:
+            PROFILES.mkdir(exist_ok=True)
+            target = PROFILES / f"engine-{count}-{scenario}.prof"
+            profiler.dump_stats(target)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        rows.append(
+            Row(
+                contacts=count,
+                scenario=scenario,
+                seconds=seconds,
+                status=report.status,
+                applied={k: v for k, v in sorted(report.counts.items()) if v},
+                conflicts=report.conflicts_opened,
+                requests={
+                    "a": a.usage().total_requests - before["a"],
+                    "b": b.usage().total_requests - before["b"],
+                },
+                rss_mb=_rss_mb(),
+            )
+        )
+        print(json.dumps(rows[-1].__dict__), flush=True)
+        if report.errors:
+            print(f"  errors: {list(report.errors)[:5]}", flush=True)
+    await store.dispose()
+    return rows
+
+
+def _child(
+    count: int, scenarios: list[str], profile: bool, out: multiprocessing.Queue[list[Row]]
+) -> None:
+    out.put(asyncio.run(_bench(count, scenarios, profile)))
+
+
+def _table(rows: list[Row]) -> str:
+    lines = [
+        "| N | scenario | wall s | peak RSS MB | applied | conflicts | requests A / B |",
+        "|---:|---|---:|---:|---|---:|---|",
+    ]
+    for r in rows:
+        applied = ", ".join(f"{k} {v}" for k, v in r.applied.items()) or "nothing"
+        lines.append(
+            f"| {r.contacts:,} | {r.scenario} | {r.seconds:.2f} | {r.rss_mb:.0f} | {applied} | "
+            f"{r.conflicts} | {r.requests['a']:,} / {r.requests['b']:,} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    parser.add_argument("--profile", action="store_true", help="cProfile each run")
+    args = parser.parse_args()
+    scenarios = [s for s in SCENARIOS if s in args.scenarios]  # always in their order
+    rows: list[Row] = []
+    context = multiprocessing.get_context("spawn")
+    for count in args.contacts:
+        queue: multiprocessing.Queue[list[Row]] = context.Queue()
+        child = context.Process(target=_child, args=(count, scenarios, args.profile, queue))
+        child.start()
+        rows.extend(queue.get())
+        child.join()
+        if child.exitcode != 0:
+            print(f"N={count}: the child process failed ({child.exitcode})", file=sys.stderr)
+            return 1
+    print(_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
