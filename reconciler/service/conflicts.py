@@ -22,13 +22,13 @@ from reconciler.service.errors import (
     UnknownObjectError,
 )
 from reconciler.service.resolutions import check_resolution
-from reconciler.store import repo_audit, repo_conflicts
+from reconciler.store import repo_audit, repo_conflicts, repo_links
 from reconciler.store.codec import resolution_to_json
 from reconciler.store.db import Store
 from reconciler.store.schema import ConflictStatus
 from reconciler.store.tables import ConflictRow
 from reconciler.store.types import utcnow
-from reconciler.sync.model import ConflictKind, Resolution
+from reconciler.sync.model import ConflictKind, Resolution, ResolutionChoice
 
 Clock = Callable[[], datetime]
 MAX_BULK = 100
@@ -108,6 +108,8 @@ async def _resolve_one(
     if current.status != ConflictStatus.OPEN.value:
         raise StateConflictError(f"the conflict is {current.status}, not open", field="id")
     check_resolution(ConflictKind(current.kind), resolution)
+    if resolution.choice is ResolutionChoice.BASE and current.kind == ConflictKind.FIELD.value:
+        await _check_agreed_field(s, current)
     try:
         row = await repo_conflicts.resolve_conflict(
             s, conflict_id, resolution, resolved_by=actor, now=now
@@ -134,3 +136,15 @@ async def _resolve_one(
         ],
     )
     return row
+
+
+async def _check_agreed_field(s: AsyncSession, conflict: ConflictRow) -> None:
+    """BASE for a field needs an agreed value to go back to: a field that differed when its
+    contacts were first matched never had one (the engine would refuse it one run later)."""
+    bases = await repo_links.load_bases(s, [conflict.link_id]) if conflict.link_id else {}
+    base = bases.get(conflict.link_id or "")
+    if base is None or conflict.scope not in base.fields:
+        raise InvalidInputError(
+            f"{conflict.scope} never had an agreed value: choose A, B or a custom value",
+            field="choice",
+        )

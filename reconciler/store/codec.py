@@ -153,6 +153,13 @@ def core_fields(data: Mapping[str, Any]) -> dict[CoreField, str | None]:
     return {name: data.get(name) for name in CORE_FIELDS}
 
 
+def agreed_fields(data: Mapping[str, Any]) -> dict[CoreField, str | None]:
+    """A base's core fields from JSON: only those it holds. A field absent from a base never
+    had an agreed value (its contacts differed when first matched), which is not the same as
+    an agreed empty value: "keep base" must be refused for it, not turned into an erase."""
+    return {name: data[name] for name in CORE_FIELDS if name in data}
+
+
 class EncodedJSON(str):
     """A JSON document already encoded: the bulk writer stores it as is (no second encoding)."""
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.sides.base import CoreField, SideName
 from reconciler.store.bulk import insert_rows
-from reconciler.store.codec import core_fields
+from reconciler.store.codec import agreed_fields
 from reconciler.store.schema import LinkStatus, table_of
 from reconciler.store.sql import CHUNK, chunks, in_values, unique, upsert
 from reconciler.store.tables import ContactLinkRow, LinkBaseRow, NoteLinkRow
@@ -198,7 +198,7 @@ async def load_bases(s: AsyncSession, link_ids: Collection[str]) -> dict[str, Li
         bases = await s.execute(select(_BASE).where(in_values(s, _BASE.c.link_id, batch)))
         for row in bases:
             out[row.link_id] = LinkBase(
-                fields=core_fields(row.fields or {}),
+                fields=agreed_fields(row.fields or {}),
                 tags=dict(row.tags or {}),
                 notes=tuple(notes.get(row.link_id, ())),
             )

@@ -3,7 +3,11 @@ takes effect in the next run; a resolution that cannot be carried out reopens th
 
 from __future__ import annotations
 
+import pytest
+
 from reconciler.service import events
+from reconciler.service.conflicts import resolve_conflict
+from reconciler.service.errors import InvalidInputError
 from reconciler.store import repo_conflicts
 from reconciler.store.db import Store
 from reconciler.sync.model import Resolution, ResolutionChoice
@@ -131,3 +135,60 @@ async def test_an_ambiguous_match_is_a_conflict_until_resolved(store: Store) -> 
     pairs = {(link.a_id, link.b_id) for link in await inspect.links(env)}
     assert (one.id, b_ann.id) in pairs
     assert await inspect.conflicts(env) == []
+
+
+async def test_keep_base_is_refused_at_once_for_a_field_that_never_had_an_agreed_value(
+    env: Env,
+) -> None:
+    """The service answers in the request (InvalidInputError -> userErrors in the API) rather
+    than storing a resolution the engine would refuse one run later."""
+    env.a.user.add_contact(first_name="Anne", email="ann@example.com")
+    env.b.user.add_contact(first_name="Annie", email="ann@example.com")
+    await env.run()
+    (first,) = await inspect.conflicts(env)
+    assert (first.kind, first.scope, first.base_value) == ("field", "first_name", None)
+
+    with pytest.raises(InvalidInputError, match="never had an agreed value") as refused:
+        await resolve_conflict(env.store, first.id, Resolution(ResolutionChoice.BASE), actor="op")
+    assert refused.value.field == "choice"
+    (still,) = await inspect.conflicts(env)
+    assert still.resolution is None
+
+    # Once agreed, the field has a base to go back to.
+    await resolve_conflict(env.store, first.id, Resolution(ResolutionChoice.A), actor="op")
+    await env.run()
+    (ann_a,) = env.a.user.contacts()
+    (ann_b,) = env.b.user.contacts()
+    env.a.user.edit_contact(ann_a.id, first_name="Ann")
+    env.b.user.edit_contact(ann_b.id, first_name="Anna")
+    await env.run()
+    (second,) = await inspect.conflicts(env)
+    await resolve_conflict(env.store, second.id, Resolution(ResolutionChoice.BASE), actor="op")
+    await env.run()
+    assert env.a.user.contact(ann_a.id).first_name == "Anne"
+    assert env.b.user.contact(ann_b.id).first_name == "Anne"
+
+
+async def test_the_engine_refuses_keep_base_for_a_field_never_agreed_after_the_base_is_stored(
+    env: Env,
+) -> None:
+    """Regression: the stored base filled every absent field with None, so one run after the
+    match "keep base" erased both first names instead of being refused."""
+    env.a.user.add_contact(first_name="Anne", email="ann@example.com")
+    env.b.user.add_contact(first_name="Annie", email="ann@example.com")
+    await env.run()
+    (conflict,) = await inspect.conflicts(env)
+    async with env.store.transaction() as s:  # bypasses the service's own check on purpose
+        await repo_conflicts.resolve_conflict(
+            s, conflict.id, Resolution(ResolutionChoice.BASE), resolved_by="op", now=env.clock()
+        )
+
+    report = await env.run()
+
+    assert report.counts == {}
+    assert [c.first_name for c in env.a.user.contacts()] == ["Anne"]
+    assert [c.first_name for c in env.b.user.contacts()] == ["Annie"]
+    (reopened,) = await inspect.conflicts(env)
+    assert reopened.id == conflict.id
+    (rejected,) = await inspect.audit(env, "conflict.resolution_rejected")
+    assert "never had an agreed value" in rejected.detail["message"]

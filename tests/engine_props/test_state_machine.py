@@ -49,6 +49,7 @@ from hypothesis.stateful import (
 
 from reconciler.errors import PlanStaleError
 from reconciler.service.conflicts import resolve_conflict
+from reconciler.service.errors import InvalidInputError
 from reconciler.sides.base import Contact, SideName
 from reconciler.sides.memory import MemoryFaults, MemorySide
 from reconciler.store import repo_links
@@ -619,15 +620,26 @@ class PairMachine(RuleBasedStateMachine):
             token = token_of(conflict.a_value) or token_of(conflict.b_value)
             value = note_text(token or self._token("N"), self._token("t"), self._token("t"))
         self._user()
-        self._await(
-            resolve_conflict(
-                self.store,
-                conflict.id,
-                Resolution(choice, value),
-                actor="props",
-                clock=self.env.clock,
+        try:
+            self._await(
+                resolve_conflict(
+                    self.store,
+                    conflict.id,
+                    Resolution(choice, value),
+                    actor="props",
+                    clock=self.env.clock,
+                )
             )
-        )
+        except InvalidInputError as refused:
+            # Only "keep base" for a field that never had an agreed value may be refused.
+            self.failed = False
+            self._check(
+                conflict.kind == "field"
+                and choice is ResolutionChoice.BASE
+                and "never had an agreed value" in str(refused),
+                f"resolution refused: {refused}",
+            )
+            return
         email = self._await(self._email_of(conflict))
         stored = [v for v in (conflict.base_value, conflict.a_value, conflict.b_value)]
         if conflict.kind == "field":

@@ -146,7 +146,7 @@ async def test_partial_base_updates_touch_only_their_part(store: Store, pair: Pa
         await links.delete_note_links(s, ["nl1"])
         fourth = (await links.load_bases(s, [link.id]))[link.id]
     assert first.tags == {"vip": "VIP"}
-    assert first.fields == dict.fromkeys(FIELDS)
+    assert first.fields == {}  # no field agreed yet (not "agreed empty")
     assert (second.fields, second.tags) == (FIELDS, {"vip": "VIP"})
     assert third.notes == (_note_link(1, "n2"),)
     assert fourth.notes == ()
