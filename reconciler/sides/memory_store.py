@@ -130,8 +130,7 @@ class MemoryStore:
         return [_contact(self._contacts[i]) for i in sorted(ids)]
 
     def notes(self, contact_id: str) -> list[Note]:
-        if contact_id not in self._contacts:
-            self._stored(contact_id)  # raises NotFoundError
+        self._stored(contact_id)  # NotFoundError for an unknown contact
         return list(self._notes.get(contact_id, ()))
 
     def note(self, contact_id: str, note_id: str) -> Note:
