@@ -10,10 +10,10 @@ failing).
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import TracebackType
 
 from reconciler.errors import (
     BudgetReservedError,
@@ -241,29 +241,9 @@ class MemorySide:
     async def aclose(self) -> None:
         return None
 
-    @contextmanager
-    def _call(self, label: str, *, write: bool = False) -> Iterator[None]:
-        """One request: counted, paid for, maybe failed before (or after) its effect.
-
-        Errors raised inside (not found, duplicate...) are counted like injected ones.
-        """
-        try:
-            if write and self._capabilities.read_only:
-                raise PermanentItemError(f"{self._name} is read-only", side=self._name)
-            self._spend(label)
-            yield
-        except SideError as exc:
-            self._count(exc)
-            raise
-        if write and self._roll(self.faults.uncertain_write):
-            raise self._count(
-                UncertainWriteError(
-                    "502 after the write was applied (injected)",
-                    side=self._name,
-                    status=502,
-                    endpoint=label,
-                )
-            )
+    def _call(self, label: str, *, write: bool = False) -> _Request:
+        """One request: counted, paid for, maybe failed before (or after) its effect."""
+        return _Request(self, label, write)
 
     def _spend(self, label: str) -> None:
         usage = self._usage
@@ -295,3 +275,50 @@ class MemorySide:
 
     def _roll(self, probability: float) -> bool:
         return probability > 0.0 and self._rng.random() < probability
+
+
+class _Request:
+    """The context of one call (``MemorySide._call``).
+
+    Errors raised inside (not found, duplicate...) are counted like injected ones. A class,
+    not a ``@contextmanager`` generator: benchmarks make 200,000 calls, and this is 1 us less
+    for each.
+    """
+
+    __slots__ = ("_label", "_side", "_write")
+
+    def __init__(self, side: MemorySide, label: str, write: bool) -> None:
+        self._side = side
+        self._label = label
+        self._write = write
+
+    def __enter__(self) -> None:
+        side = self._side
+        try:
+            if self._write and side.capabilities.read_only:
+                raise PermanentItemError(f"{side.name} is read-only", side=side.name)
+            side._spend(self._label)
+        except SideError as exc:
+            side._count(exc)
+            raise
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        side = self._side
+        if error is not None:
+            if isinstance(error, SideError):
+                side._count(error)
+            return  # propagates
+        if self._write and side._roll(side.faults.uncertain_write):
+            raise side._count(
+                UncertainWriteError(
+                    "502 after the write was applied (injected)",
+                    side=side.name,
+                    status=502,
+                    endpoint=self._label,
+                )
+            )

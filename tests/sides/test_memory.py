@@ -15,7 +15,7 @@ from reconciler.errors import (
     RetriableError,
     UncertainWriteError,
 )
-from reconciler.sides.base import Capabilities, ContactDraft
+from reconciler.sides.base import Capabilities, Contact, ContactDraft
 from reconciler.sides.memory import MemoryFaults, MemorySide
 
 
@@ -96,6 +96,34 @@ async def test_populate() -> None:
     more = side.user.populate(10, seed=1)  # a second batch never collides with the first
     assert len(side.user) == 60
     assert not set(more) & set(ids)
+
+
+async def test_reads_build_whole_contacts() -> None:
+    # The store keeps contacts as tuples and sets a Contact's slots one by one on each read:
+    # a field added to Contact but not to the stored layout would be left unset.
+    clock = SteppingClock()
+    side = MemorySide(clock=clock)
+    made = side.user.add_contact(
+        first_name="Ann",
+        last_name="Lee",
+        email="ann@example.com",
+        phone="555-010-0200",
+        tags=["VIP"],
+    )
+    expected = Contact(
+        id=made.id,
+        first_name="Ann",
+        last_name="Lee",
+        email="ann@example.com",
+        phone="+15550100200",
+        tags=frozenset({"vip"}),
+        date_added=clock.now,
+        date_updated=clock.now,
+    )
+    assert made == expected
+    assert side.user.contact(made.id) == expected == await side.get_contact(made.id)
+    assert [c async for page in side.stream_contacts() for c in page.contacts] == [expected]
+    assert hash(made) == hash(expected)
 
 
 # -- faults ----------------------------------------------------------------------------------
