@@ -53,6 +53,7 @@ from reconciler.sync.snapshot import contact_state
 WAVE = 200  # writes per wave (one commit of results and intents each)
 STAGE_LIMIT = 5000  # actions staged before a commit is forced (bounds a transaction)
 BREAKER = 10  # consecutive retriable failures after which a side gets no more writes
+YIELD_EVERY = 50  # jobs staged between two turns of the commit running behind
 _CREATES = frozenset({ActionKind.CREATE_CONTACT, ActionKind.CREATE_NOTE})
 _DELETES = frozenset({ActionKind.DELETE_CONTACT, ActionKind.DELETE_NOTE})
 
@@ -149,51 +150,89 @@ class Executor:
         self.failures: dict[SideName, int] = {"a": 0, "b": 0}
         self.paused: set[SideName] = set()
         self.stopped = False
+        # A commit running while the next batch is staged, and the actions it records.
+        self.behind: tuple[asyncio.Future[list[JournalEntry]], list[Action]] | None = None
 
     async def run(self, jobs: Iterable[LinkJob]) -> None:
         queue = deque(jobs)
-        while True:
-            wave = self._next_wave(queue)
-            self.batch.intents = [action for _, action in wave]
-            entries = await self._commit()
-            if len(entries) != len(wave):
-                raise RuntimeError("the journal recorded a different number of intents")
-            for _, action in wave:
-                await self.ctx.step("intent_committed", action)
-            if not wave:
-                if self.stopped or not queue:
+        try:
+            while True:
+                wave = await self._next_wave(queue)
+                if not wave and queue and not self.stopped:
+                    # A batch of actions that write nothing is full: it is committed while
+                    # the next actions are staged (no call waits for it).
+                    await self._commit_behind()
+                    continue
+                self.batch.intents = [action for _, action in wave]
+                entries = await self._commit()
+                if len(entries) != len(wave):
+                    raise RuntimeError("the journal recorded a different number of intents")
+                for _, action in wave:
+                    await self.ctx.step("intent_committed", action)
+                if not wave:
                     return
-                continue
-            outcomes = await self._calls([action for _, action in wave])
-            for (job, action), entry, outcome in zip(wave, entries, outcomes, strict=True):
-                self._stage(job, action, entry, outcome)
-            if self.stopped:
-                await self._commit()
-                return
+                outcomes = await self._calls([action for _, action in wave])
+                for (job, action), entry, outcome in zip(wave, entries, outcomes, strict=True):
+                    self._stage(job, action, entry, outcome)
+                if self.stopped:
+                    await self._commit()
+                    return
+        finally:
+            if self.behind is not None:
+                # The run is failing (or crashing): that commit ends as a dead process's
+                # would, done or not; the next run finishes the work either way.
+                self.behind[0].cancel()
+                await asyncio.wait([self.behind[0]])
 
     async def _commit(self) -> list[JournalEntry]:
-        """Commit the batch; then the hooks of the outcomes it recorded."""
-        batch = self.batch
+        """Commit the batch (after the one behind); then the hooks of the outcomes it
+        recorded."""
+        await self._catch_up()
+        batch = self._swap()
         entries = await flush(self.ctx, batch)
-        finished = batch.finished
-        self.batch = Batch()
-        self.effects.batch = self.batch
-        for action in finished:
+        for action in batch.finished:
             await self.ctx.step("result_committed", action)
         return entries
 
+    async def _commit_behind(self) -> None:
+        """Start committing the batch (after the one behind) and go on staging: its hooks
+        follow when the next commit waits for it. Only for a batch without intents; the
+        store keeps commits in order (one at a time)."""
+        await self._catch_up()
+        batch = self._swap()
+        self.behind = (asyncio.ensure_future(flush(self.ctx, batch)), batch.finished)
+
+    async def _catch_up(self) -> None:
+        if self.behind is None:
+            return
+        task, finished = self.behind
+        await task
+        self.behind = None
+        for action in finished:
+            await self.ctx.step("result_committed", action)
+
+    def _swap(self) -> Batch:
+        batch = self.batch
+        self.batch = Batch()
+        self.effects.batch = self.batch
+        return batch
+
     # -- waves -------------------------------------------------------------------------------
 
-    def _next_wave(self, queue: deque[LinkJob]) -> list[tuple[LinkJob, Action]]:
+    async def _next_wave(self, queue: deque[LinkJob]) -> list[tuple[LinkJob, Action]]:
         """Advance jobs through actions that write nothing; collect the next write of each,
         up to ``WAVE`` of them (jobs keep their order)."""
         wave: list[tuple[LinkJob, Action]] = []
         later: list[LinkJob] = []
         applied = self.effects.applied
+        jobs = 0
         while queue and len(wave) < WAVE and self.batch.size < STAGE_LIMIT and not self.stopped:
             job = queue.popleft()
             if job.state != "waiting":
                 continue  # stopped by its last outcome (parked, failed, ...)
+            jobs += 1
+            if self.behind is not None and jobs % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # the commit behind sends its next statement
             job.started = True
             actions = job.plan.actions
             while job.index < len(actions) and actions[job.index].kind not in WRITE_KINDS:
