@@ -127,6 +127,26 @@ def action_to_json(action: Action) -> JSONDict:
     }
 
 
+def encode_action(action: Action) -> EncodedJSON:
+    """``action_to_json`` encoded, the same text in one pass: the encoder walks the payload
+    itself (``_unplain`` covers what it cannot write), instead of a converted copy first. A
+    run encodes every action it applies (its audit row), so this is on the hot path."""
+    return EncodedJSON(
+        _ACTION_ENCODER.encode(
+            {
+                "kind": action.kind.value,
+                "side": action.side,
+                "link_id": action.link_id,
+                "contact_id": action.contact_id,
+                "source_side": action.source_side,
+                "source_id": action.source_id,
+                "payload": action.payload,
+                "reason": reason_to_json(action.reason),
+            }
+        )
+    )
+
+
 def action_from_json(data: Mapping[str, Any]) -> Action:
     return Action(
         kind=ActionKind(data["kind"]),
@@ -209,3 +229,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def _unplain(value: Any) -> Any:
+    """What ``_plain`` makes of a value the JSON encoder cannot write itself (an enum that is
+    not a str, a set, a mapping that is not a dict)."""
+    if isinstance(value, enum.Enum | frozenset | set | Mapping):
+        return _plain(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# Payloads are trees of dicts, lists and strings: no cycle check needed.
+_ACTION_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, check_circular=False, default=_unplain
+)

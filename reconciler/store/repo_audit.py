@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.store.bulk import insert_rows
+from reconciler.store.codec import EncodedJSON
 from reconciler.store.schema import table_of
 from reconciler.store.sql import before_key
 from reconciler.store.tables import AuditEventRow
@@ -27,7 +28,8 @@ class AuditEntry:
     at: datetime
     pair_id: str | None = None
     subject: str | None = None  # what it is about: a link id, a conflict id, ...
-    detail: Mapping[str, Any] = field(default_factory=dict)
+    # A mapping, or its JSON already encoded (a run encodes each applied action once).
+    detail: Mapping[str, Any] | EncodedJSON = field(default_factory=dict)
 
 
 async def append(s: AsyncSession, entries: Sequence[AuditEntry]) -> None:
@@ -39,7 +41,7 @@ async def append(s: AsyncSession, entries: Sequence[AuditEntry]) -> None:
             "actor": entry.actor,
             "kind": entry.kind,
             "subject": entry.subject,
-            "detail": dict(entry.detail),
+            "detail": detail if isinstance(detail := entry.detail, EncodedJSON) else dict(detail),
         }
         for entry in entries
     ]

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.sides.base import SideName
 from reconciler.store.bulk import insert_rows
-from reconciler.store.codec import action_from_json, action_to_json
+from reconciler.store.codec import action_from_json, encode_action
 from reconciler.store.schema import JournalStatus, table_of
 from reconciler.store.sql import rowcount, upsert
 from reconciler.store.tables import JournalRow, ParkedItemRow
@@ -78,7 +78,7 @@ async def append_intents(
             "run_id": run_id,
             "pair_id": pair_id,
             "seq": first + offset,
-            "action": action_to_json(action),
+            "action": encode_action(action),
             "status": JournalStatus.PENDING.value,
             "intent_at": now,
         }

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from reconciler.errors import (
@@ -46,13 +46,14 @@ from reconciler.store.repo_sync import JournalOutcome, SideContact
 from reconciler.store.schema import JournalStatus
 from reconciler.sync.journal import Batch, flush
 from reconciler.sync.ledger import Effects, Ledger
-from reconciler.sync.model import Action, ActionKind, ContactState, LinkPlan
+from reconciler.sync.model import WRITE_KINDS, Action, ActionKind, ContactState, LinkPlan
 from reconciler.sync.runtime import RunContext
 from reconciler.sync.snapshot import contact_state
 
 WAVE = 200  # writes per wave (one commit of results and intents each)
 STAGE_LIMIT = 5000  # actions staged before a commit is forced (bounds a transaction)
 BREAKER = 10  # consecutive retriable failures after which a side gets no more writes
+YIELD_EVERY = 50  # jobs staged between two turns of the commit running behind
 _CREATES = frozenset({ActionKind.CREATE_CONTACT, ActionKind.CREATE_NOTE})
 _DELETES = frozenset({ActionKind.DELETE_CONTACT, ActionKind.DELETE_NOTE})
 
@@ -67,24 +68,32 @@ class LinkJob:
     index: int = 0
     state: JobState = "waiting"
     started: bool = False
-    refs: dict[str, str] = field(default_factory=dict)  # link_ref -> link id
-    created: dict[str, SideContact] = field(default_factory=dict)  # link_ref -> contact
-    links: set[str] = field(default_factory=set)  # every link the job touched
-    sources: set[SideContact] = field(default_factory=set)  # unlinked contacts it concerns
+    # link_ref -> link id, and -> contact created: made on first use (a run holds one job per
+    # link it plans, most of which never need them).
+    refs: dict[str, str] | None = None
+    created: dict[str, SideContact] | None = None
+    links: list[str] = field(default_factory=list)  # every link the job touched, once each
 
     def __post_init__(self) -> None:
         if self.plan.link_id is not None:
-            self.links.add(self.plan.link_id)
+            self.links.append(self.plan.link_id)
+
+    @property
+    def sources(self) -> set[SideContact]:
+        """The unlinked contacts the job concerns (worked out from the plan when asked, once
+        or twice per job, rather than held for every job of the run)."""
+        out: set[SideContact] = set()
         for action in self.plan.actions:
             if action.kind is ActionKind.LINK_CONTACTS:
-                self.sources.add(("a", str(action.payload["a_id"])))
-                self.sources.add(("b", str(action.payload["b_id"])))
+                out.add(("a", str(action.payload["a_id"])))
+                out.add(("b", str(action.payload["b_id"])))
             elif (
                 action.source_side is not None
                 and action.source_id is not None
                 and action.link_id is None
             ):
-                self.sources.add((action.source_side, action.source_id))
+                out.add((action.source_side, action.source_id))
+        return out
 
     @property
     def next(self) -> Action | None:
@@ -92,7 +101,11 @@ class LinkJob:
         return actions[self.index] if self.index < len(actions) else None
 
     def ref_link(self, ref: str | None) -> str | None:
-        return self.refs.get(ref) if ref is not None else None
+        return self.refs.get(ref) if ref is not None and self.refs is not None else None
+
+    def touch(self, link_id: str) -> None:
+        if link_id not in self.links:
+            self.links.append(link_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,61 +150,99 @@ class Executor:
         self.failures: dict[SideName, int] = {"a": 0, "b": 0}
         self.paused: set[SideName] = set()
         self.stopped = False
+        # A commit running while the next batch is staged, and the actions it records.
+        self.behind: tuple[asyncio.Future[list[JournalEntry]], list[Action]] | None = None
 
     async def run(self, jobs: Iterable[LinkJob]) -> None:
         queue = deque(jobs)
-        while True:
-            wave = self._next_wave(queue)
-            self.batch.intents = [action for _, action in wave]
-            entries = await self._commit()
-            if len(entries) != len(wave):
-                raise RuntimeError("the journal recorded a different number of intents")
-            for _, action in wave:
-                await self.ctx.step("intent_committed", action)
-            if not wave:
-                if self.stopped or not queue:
+        try:
+            while True:
+                wave = await self._next_wave(queue)
+                if not wave and queue and not self.stopped:
+                    # A batch of actions that write nothing is full: it is committed while
+                    # the next actions are staged (no call waits for it).
+                    await self._commit_behind()
+                    continue
+                self.batch.intents = [action for _, action in wave]
+                entries = await self._commit()
+                if len(entries) != len(wave):
+                    raise RuntimeError("the journal recorded a different number of intents")
+                for _, action in wave:
+                    await self.ctx.step("intent_committed", action)
+                if not wave:
                     return
-                continue
-            outcomes = await self._calls([action for _, action in wave])
-            for (job, action), entry, outcome in zip(wave, entries, outcomes, strict=True):
-                self._stage(job, action, entry, outcome)
-            if self.stopped:
-                await self._commit()
-                return
+                outcomes = await self._calls([action for _, action in wave])
+                for (job, action), entry, outcome in zip(wave, entries, outcomes, strict=True):
+                    self._stage(job, action, entry, outcome)
+                if self.stopped:
+                    await self._commit()
+                    return
+        finally:
+            if self.behind is not None:
+                # The run is failing (or crashing): that commit ends as a dead process's
+                # would, done or not; the next run finishes the work either way.
+                self.behind[0].cancel()
+                await asyncio.wait([self.behind[0]])
 
     async def _commit(self) -> list[JournalEntry]:
-        """Commit the batch; then the hooks of the outcomes it recorded."""
-        batch = self.batch
+        """Commit the batch (after the one behind); then the hooks of the outcomes it
+        recorded."""
+        await self._catch_up()
+        batch = self._swap()
         entries = await flush(self.ctx, batch)
-        finished = batch.finished
-        self.batch = Batch()
-        self.effects.batch = self.batch
-        for action in finished:
+        for action in batch.finished:
             await self.ctx.step("result_committed", action)
         return entries
 
+    async def _commit_behind(self) -> None:
+        """Start committing the batch (after the one behind) and go on staging: its hooks
+        follow when the next commit waits for it. Only for a batch without intents; the
+        store keeps commits in order (one at a time)."""
+        await self._catch_up()
+        batch = self._swap()
+        self.behind = (asyncio.ensure_future(flush(self.ctx, batch)), batch.finished)
+
+    async def _catch_up(self) -> None:
+        if self.behind is None:
+            return
+        task, finished = self.behind
+        await task
+        self.behind = None
+        for action in finished:
+            await self.ctx.step("result_committed", action)
+
+    def _swap(self) -> Batch:
+        batch = self.batch
+        self.batch = Batch()
+        self.effects.batch = self.batch
+        return batch
+
     # -- waves -------------------------------------------------------------------------------
 
-    def _next_wave(self, queue: deque[LinkJob]) -> list[tuple[LinkJob, Action]]:
+    async def _next_wave(self, queue: deque[LinkJob]) -> list[tuple[LinkJob, Action]]:
         """Advance jobs through actions that write nothing; collect the next write of each,
         up to ``WAVE`` of them (jobs keep their order)."""
         wave: list[tuple[LinkJob, Action]] = []
         later: list[LinkJob] = []
+        applied = self.effects.applied
+        jobs = 0
         while queue and len(wave) < WAVE and self.batch.size < STAGE_LIMIT and not self.stopped:
             job = queue.popleft()
             if job.state != "waiting":
                 continue  # stopped by its last outcome (parked, failed, ...)
+            jobs += 1
+            if self.behind is not None and jobs % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # the commit behind sends its next statement
             job.started = True
-            while job.next is not None and not job.next.writes:
-                action = self._resolve(job, job.next)
-                link_id = self.effects.applied(action)
-                self._remember(job, action, link_id, None)
+            actions = job.plan.actions
+            while job.index < len(actions) and actions[job.index].kind not in WRITE_KINDS:
+                action = self._resolve(job, actions[job.index])
+                self._remember(job, action, applied(action), None)
                 job.index += 1
-            action_next = job.next
-            if action_next is None:
-                job.state = "done"
+            if job.index == len(actions):
+                self._end(job, "done")
                 continue
-            action = self._resolve(job, action_next)
+            action = self._resolve(job, actions[job.index])
             assert action.side is not None
             if action.side in self.paused:
                 self._leave(job, f"side {action.side.upper()} paused after repeated failures")
@@ -212,27 +263,54 @@ class Executor:
             and action.side is not None
             and action.kind is not ActionKind.CREATE_CONTACT
         ):
-            created = job.created.get(ref) if ref is not None else None
+            created = job.created.get(ref) if ref is not None and job.created else None
             if created is not None and created[0] == action.side:
                 contact_id = created[1]
             elif link_id is not None:
                 contact_id = self.ledger.links[link_id].contact_id(action.side)
         if link_id == action.link_id and contact_id == action.contact_id:
             return action
-        return replace(action, link_id=link_id, contact_id=contact_id)
+        # Built directly: ``dataclasses.replace`` costs several times more, once per action
+        # of every new link.
+        return Action(
+            kind=action.kind,
+            reason=action.reason,
+            side=action.side,
+            link_id=link_id,
+            contact_id=contact_id,
+            source_side=action.source_side,
+            source_id=action.source_id,
+            payload=action.payload,
+        )
 
     def _remember(
         self, job: LinkJob, action: Action, link_id: str | None, created_id: str | None
     ) -> None:
         if link_id is not None:
-            job.links.add(link_id)
+            job.touch(link_id)
         ref = _link_ref(action)
         if ref is None:
             return
-        if action.kind in (ActionKind.LINK_CONTACTS, ActionKind.CREATE_CONTACT) and link_id:
+        kind = action.kind
+        if kind in (ActionKind.LINK_CONTACTS, ActionKind.CREATE_CONTACT) and link_id:
+            if job.refs is None:
+                job.refs = {}
             job.refs[ref] = link_id
-        if action.kind is ActionKind.CREATE_CONTACT and created_id and action.side:
+        if kind is ActionKind.CREATE_CONTACT and created_id and action.side:
+            if job.created is None:
+                job.created = {}
             job.created[ref] = (action.side, created_id)
+
+    def _end(self, job: LinkJob, state: JobState) -> None:
+        """The job takes no more actions in this run: nor do its links (one job per link),
+        so their bases, committed or staged in the batch, are let go of here rather than
+        held for every link of the run."""
+        job.state = state
+        links = self.ledger.links
+        for link_id in job.links:
+            entry = links.get(link_id)
+            if entry is not None:
+                entry.base = None
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -363,7 +441,7 @@ class Executor:
                 batch.unparked.add(item)
             job.index += 1
             if job.next is None:
-                job.state = "done"
+                self._end(job, "done")
             return
         if outcome.status == "duplicate":
             assert outcome.existing is not None
@@ -374,7 +452,7 @@ class Executor:
                 "linked_existing": True,
             }
             batch.outcomes.append(JournalOutcome(entry.id, JournalStatus.DONE, result=result))
-            job.state = "failed"  # the rest of its plan is the next run's (a merge)
+            self._end(job, "failed")  # the rest of its plan is the next run's (a merge)
             return
         error = outcome.error or outcome.status
         if outcome.status == "parked":
@@ -384,7 +462,7 @@ class Executor:
             self.ctx.tally.error(f"{action.kind.value} on side {side.upper()} parked: {error}")
             self.effects.audit("action.parked", action, action.link_id, {"error": error})
             batch.finished.append(action)
-            job.state = "parked"
+            self._end(job, "parked")
             return
         if outcome.status != "uncertain":
             # "uncertain" stays pending: the next run looks for the created item first.
@@ -411,7 +489,7 @@ class Executor:
 
     def _leave(self, job: LinkJob, why: str) -> None:
         """Stop a job; its link is looked at (notes first) by the next run."""
-        job.state = "failed"
+        self._end(job, "failed")
         self.ctx.tally.error(f"left for the next run: {why}")
         for link_id in job.links:
             entry = self.ledger.links.get(link_id)

@@ -10,11 +10,12 @@ change against the base, which is what it is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler.sides.base import SideName
-from reconciler.store.codec import action_to_json
+from reconciler.store.codec import EncodedJSON, encode_action, encode_json
 from reconciler.store.repo_audit import AuditEntry
 from reconciler.store.repo_sync import SideContact
 from reconciler.store.types import new_id
@@ -38,7 +39,7 @@ class LinkEntry:
     link_id: str
     a_id: str
     b_id: str
-    base: LinkBase | None
+    base: LinkBase | None  # also None once the job of the link ended (``Executor._end``)
     active: bool = True
 
     def contact_id(self, side: SideName) -> str:
@@ -91,7 +92,9 @@ class Effects:
             link_id = action.link_id
             self._on_link(action, link_id, created_id)
         self.ctx.tally.count(kind.value)
-        self.audit("action.applied", action, link_id, {"created_id": created_id, **(result or {})})
+        if created_id is not None:
+            result = {"created_id": created_id, **(result or {})}
+        self.audit("action.applied", action, link_id, result)
         self.batch.finished.append(action)
         return link_id
 
@@ -209,17 +212,22 @@ class Effects:
             if self.ledger.states.get((side, contact_id)) is Absence.DELETED:
                 self.batch.forget(side, contact_id)
 
-    def audit(self, kind: str, action: Action, link_id: str | None, result: dict[str, Any]) -> None:
+    def audit(
+        self, kind: str, action: Action, link_id: str | None, result: Mapping[str, Any] | None
+    ) -> None:
+        """The audit event of ``action``: ``{"action": <the action>, "result": {...}}``, its
+        JSON built here in one pass (a first run audits several actions per contact)."""
+        kept = {k: v for k, v in result.items() if v is not None} if result else None
+        outcome = encode_json(kept) if kept else "{}"
+        detail = f'{{"action":{encode_action(action)},"result":{outcome}}}'
+        ctx = self.ctx
         self.batch.audit.append(
             AuditEntry(
-                actor=self.ctx.actor,
+                actor=ctx.actor,
                 kind=kind,
-                at=self.ctx.now(),
-                pair_id=self.ctx.pair_id,
+                at=ctx.now(),
+                pair_id=ctx.pair_id,
                 subject=link_id,
-                detail={
-                    "action": action_to_json(action),
-                    "result": {k: v for k, v in result.items() if v is not None},
-                },
+                detail=EncodedJSON(detail),
             )
         )

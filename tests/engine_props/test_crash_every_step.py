@@ -29,6 +29,7 @@ import pytest
 
 from reconciler.service.conflicts import resolve_conflict
 from reconciler.store.db import Store
+from reconciler.sync import apply
 from reconciler.sync.model import (
     DeletePolicy,
     FieldConflictPolicy,
@@ -239,6 +240,23 @@ async def _reference(store: Store, scenario: Scenario) -> tuple[dict[str, Any], 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 async def test_a_crash_at_any_step_ends_like_no_crash(store: Store, scenario: Scenario) -> None:
     _skip_on_postgres_in_ci(store, scenario.name)
+    expected, names, _ = await _reference(store, scenario)
+    for k, name in enumerate(names):
+        env = await _prepare(store, scenario, WriteFaults())
+        with pytest.raises(SimulatedCrash):
+            await env.run(hooks=Steps(crash_at=k), full_scan=True)
+        assert await _finish(env) == expected, f"crash at step {k} ({name})"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+async def test_a_crash_at_any_step_with_tiny_batches_ends_like_no_crash(
+    store: Store, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same with a commit forced after every job: batches of actions that write nothing
+    are then committed behind the staging of the next ones (as in a large first run), so a
+    crash falls between, during and after such commits too."""
+    _skip_on_postgres_in_ci(store, scenario.name)
+    monkeypatch.setattr(apply, "STAGE_LIMIT", 1)
     expected, names, _ = await _reference(store, scenario)
     for k, name in enumerate(names):
         env = await _prepare(store, scenario, WriteFaults())
