@@ -16,7 +16,7 @@ from sqlalchemy import and_, delete, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.sides.base import CoreField, SideName
-from reconciler.store.bulk import insert_rows
+from reconciler.store.bulk import insert_rows, insert_values
 from reconciler.store.codec import core_fields, encode_fields, encode_tags, hash_encoded
 from reconciler.store.schema import table_of
 from reconciler.store.sql import CHUNK, chunks, in_values, unique, upsert
@@ -136,38 +136,72 @@ async def upsert_contacts(
     Every stored contact is marked seen by ``run_id`` (what ``mark_missing`` relies on) and is
     no longer missing. Dirty hints stay: ``clear_dirty`` removes them once handled.
     """
+    rows = _listed_rows(pair_id, side, states, run_id=run_id, seen_at=seen_at)
     changed: list[str] = []
-    rows: list[dict[str, Any]] = []
-    for batch in chunks(states):
-        ids = [state.contact_id for state in batch]
-        stored = await _stored_hashes(s, pair_id, side, ids)
-        for state in batch:
-            fields_json, tags_json = encode_fields(state.fields), encode_tags(state.tags)
-            digest = hash_encoded(fields_json, tags_json)
-            if stored.get(state.contact_id) != digest:
-                changed.append(state.contact_id)
-            rows.append(
-                {
-                    "pair_id": pair_id,
-                    "side": side,
-                    "contact_id": state.contact_id,
-                    "fields": fields_json,
-                    "tags": tags_json,
-                    "date_updated": state.date_updated,
-                    "hash": digest,
-                    "seen_run_id": run_id,
-                    "seen_at": seen_at,
-                    "missing_since": None,
-                    "dirty": False,
-                    # Matching keys: the fields are stored normalised, so these are copies.
-                    "email_key": state.fields.get("email"),
-                    "phone_key": state.fields.get("phone"),
-                    # Listed again: whatever made us believe it deleted no longer holds.
-                    "deleted_at": None,
-                }
-            )
-    await insert_rows(s, _CONTACT, rows, conflict=_CONTACT_KEY, update=_LISTED_COLUMNS)
+    for batch in chunks(rows):
+        stored = await _stored_hashes(s, pair_id, side, [row[_ID] for row in batch])
+        changed.extend(row[_ID] for row in batch if stored.get(row[_ID]) != row[_HASH])
+    await _put_listed(s, rows)
     return unique(changed)
+
+
+async def put_listed(
+    s: AsyncSession,
+    pair_id: str,
+    side: SideName,
+    states: Sequence[ContactState],
+    *,
+    run_id: str | None,
+    seen_at: datetime,
+) -> None:
+    """``upsert_contacts`` without telling what changed (the engine finds that out from
+    ``settled_hash``): no read before the write."""
+    await _put_listed(s, _listed_rows(pair_id, side, states, run_id=run_id, seen_at=seen_at))
+
+
+# What a listing writes, in this order (``_listed_rows``); the key, then ``_LISTED_COLUMNS``.
+_LISTED_INSERT = (*_CONTACT_KEY, *_LISTED_COLUMNS, "dirty")
+_ID, _HASH = _LISTED_INSERT.index("contact_id"), _LISTED_INSERT.index("hash")
+
+
+def _listed_rows(
+    pair_id: str,
+    side: SideName,
+    states: Sequence[ContactState],
+    *,
+    run_id: str | None,
+    seen_at: datetime,
+) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    for state in states:
+        fields = state.fields
+        fields_json, tags_json = encode_fields(fields), encode_tags(state.tags)
+        rows.append(
+            (
+                pair_id,
+                side,
+                state.contact_id,
+                fields_json,
+                tags_json,
+                state.date_updated,
+                hash_encoded(fields_json, tags_json),
+                run_id,
+                seen_at,
+                None,  # missing_since
+                # Matching keys: the fields are stored normalised, so these are copies.
+                fields.get("email"),
+                fields.get("phone"),
+                None,  # deleted_at: listed again, whatever made us believe it deleted is void
+                False,  # dirty (a new row's; an existing row keeps its hint)
+            )
+        )
+    return rows
+
+
+async def _put_listed(s: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
+    await insert_values(
+        s, _CONTACT, _LISTED_INSERT, rows, conflict=_CONTACT_KEY, update=_LISTED_COLUMNS
+    )
 
 
 async def _stored_hashes(
