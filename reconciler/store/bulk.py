@@ -223,7 +223,7 @@ def _json_text(value: Any) -> str | None:
 def _sqlite_converter(table: Table, column: str) -> Convert:
     kind = table.c[column].type
     if isinstance(kind, UtcDateTime):
-        return _sqlite_datetime
+        return _repeats(_sqlite_datetime)
     if isinstance(kind, JSON):
         return _json_text
     if isinstance(kind, Boolean):
@@ -238,6 +238,19 @@ def _postgres_converter(table: Table, column: str) -> Convert:
     if isinstance(kind, JSON):
         return _json_text  # COPY's text input of jsonb
     return _identity
+
+
+def _repeats(convert: Convert) -> Convert:
+    # A run stamps thousands of rows in a row with the same time (seen_at, fetched_at): the
+    # last conversion is kept (a dictionary of every value would grow with unique ones).
+    last: list[Any] = [None, None]
+
+    def cached(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, convert(value)
+        return last[1]
+
+    return cached
 
 
 def _aware(value: datetime | None) -> datetime | None:
