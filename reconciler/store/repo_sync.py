@@ -273,8 +273,11 @@ async def find_by_identity(
                     _CONTACT.c.deleted_at.is_(None),
                 )
             )
-            found.update((_side(row.side), row.contact_id) for row in result)
+            found.update((_SIDES[side], contact_id) for side, contact_id in result)
     return sorted(found)
+
+
+_SIDES: dict[str, SideName] = {"a": "a", "b": "b"}  # a CHECK constraint holds the column to these
 
 
 async def put_states(
@@ -456,6 +459,24 @@ async def links_by_note_age(s: AsyncSession, pair_id: str, *, limit: int) -> lis
 
 
 # ------------------------------------------------------------------------------------ links
+
+
+async def link_ids_by_contact(
+    s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
+) -> dict[str, str]:
+    """contact id on ``side`` -> the id of its active link, for the contacts that have one."""
+    column = _LINK.c.a_id if side == "a" else _LINK.c.b_id
+    out: dict[str, str] = {}
+    for batch in chunks(unique(contact_ids)):
+        result = await s.execute(
+            select(column, _LINK.c.id).where(
+                _LINK.c.pair_id == pair_id,
+                _LINK.c.status == LinkStatus.ACTIVE.value,
+                in_values(s, column, batch),
+            )
+        )
+        out.update((contact_id, link_id) for contact_id, link_id in result)
+    return out
 
 
 async def count_active_links(s: AsyncSession, pair_id: str) -> int:
