@@ -35,9 +35,6 @@ Convert = Callable[[Any], Any]
 # Bulk writes at least this large refresh the table's planner statistics (PostgreSQL).
 ANALYZE_AFTER_ROWS = 5000
 
-# SQLAlchemy's SQLite DATETIME storage format (naive UTC, fixed width: sorts as text).
-_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
-
 
 async def insert_rows(
     s: AsyncSession,
@@ -54,17 +51,66 @@ async def insert_rows(
     """
     if not rows:
         return
+    columns = list(rows[0])
+    values = _values_of(columns)
+    await insert_values(
+        s, table, columns, [values(row) for row in rows], conflict=conflict, update=update
+    )
+
+
+async def insert_values(
+    s: AsyncSession,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    conflict: Sequence[str] = (),
+    update: Sequence[str] = (),
+) -> None:
+    """``insert_rows`` with each row given as its values in ``columns`` order: the hot paths
+    (a listing's contacts, a run's notes) build no dictionary per row."""
+    if not rows:
+        return
+    columns = list(columns)
     if conflict and update:
         # One statement may not update a row twice (PostgreSQL refuses; listings can repeat
         # a record across pages): the last version of each key wins, as it would row by row.
-        key = itemgetter(*conflict)
+        key = _values_of([columns.index(c) for c in conflict])
         rows = list({key(row): row for row in rows}.values())
-    columns = list(rows[0])
     conn = await s.connection()
     if conn.dialect.name == "postgresql":
         await _postgres(conn, table, columns, rows, conflict, update)
     else:
         await _sqlite(conn, table, columns, rows, conflict, update)
+
+
+def _values_of(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function taking these items of a row, always as a tuple (``itemgetter`` of one key
+    returns the bare item)."""
+    if len(keys) == 1:
+        only = keys[0]
+        return lambda row: (row[only],)
+    return itemgetter(*keys)
+
+
+def _converted(
+    converters: Sequence[Convert],
+) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    """Row values -> driver values, calling only the converters that change something (most
+    columns are strings and numbers the drivers take as they are)."""
+    active = [(i, convert) for i, convert in enumerate(converters) if convert is not _identity]
+    if not active:
+        return _identity
+
+    def convert_row(row: Sequence[Any]) -> tuple[Any, ...]:
+        out = list(row)
+        for i, convert in active:
+            value = out[i]
+            if value is not None:  # NULL is NULL to every converter
+                out[i] = convert(value)
+        return tuple(out)  # what SQLAlchemy's executemany takes
+
+    return convert_row
 
 
 def _on_conflict(conflict: Sequence[str], update: Sequence[str]) -> str:
@@ -86,18 +132,17 @@ async def _sqlite(
     conn: AsyncConnection,
     table: Table,
     columns: list[str],
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[Sequence[Any]],
     conflict: Sequence[str],
     update: Sequence[str],
 ) -> None:
-    converters = [_sqlite_converter(table, c) for c in columns]
+    convert = _converted([_sqlite_converter(table, c) for c in columns])
     sql = (
         f"INSERT INTO {_quote(table.name)} ({', '.join(_quote(c) for c in columns)}) "  # noqa: S608
         f"VALUES ({', '.join('?' for _ in columns)}){_on_conflict(conflict, update)}"
     )
-    to_tuple = _row_tuple(columns, converters)
     for batch in chunks(rows):
-        values = [to_tuple(row) for row in batch]
+        values = [convert(row) for row in batch]
         try:
             await conn.exec_driver_sql(sql, values)
         except IntegrityError as exc:
@@ -109,20 +154,18 @@ async def _postgres(
     conn: AsyncConnection,
     table: Table,
     columns: list[str],
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[Sequence[Any]],
     conflict: Sequence[str],
     update: Sequence[str],
 ) -> None:
-    converters = [_postgres_converter(table, c) for c in columns]
+    convert = _converted([_postgres_converter(table, c) for c in columns])
     names = ", ".join(_quote(c) for c in columns)
     staging = f"bulk_{new_id()}"
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None  # an open pooled connection
     try:
-        await _copy_and_insert(
-            driver, table, staging, names, columns, converters, rows, conflict, update
-        )
+        await _copy_and_insert(driver, table, staging, names, convert, rows, conflict, update)
     except psycopg.errors.IntegrityError as exc:
         raise StoreConflictError(_first_line(exc)) from exc
     except psycopg.Error as exc:
@@ -134,9 +177,8 @@ async def _copy_and_insert(
     table: Table,
     staging: str,
     names: str,
-    columns: list[str],
-    converters: list[Convert],
-    rows: Sequence[Mapping[str, Any]],
+    convert: Callable[[Sequence[Any]], Sequence[Any]],
+    rows: Sequence[Sequence[Any]],
     conflict: Sequence[str],
     update: Sequence[str],
 ) -> None:
@@ -147,9 +189,8 @@ async def _copy_and_insert(
             f"FROM {_quote(table.name)} WITH NO DATA"
         )
         async with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
-            to_tuple = _row_tuple(columns, converters)
             for row in rows:
-                await copy.write_row(to_tuple(row))
+                await copy.write_row(convert(row))
         await cursor.execute(
             f"INSERT INTO {_quote(table.name)} ({names}) SELECT {names} FROM {staging}"  # noqa: S608
             f"{_on_conflict(conflict, update)}"
@@ -161,29 +202,6 @@ async def _copy_and_insert(
             # the pair instead of probing the primary key: seconds per query, not
             # milliseconds. Sampling now costs a few tens of milliseconds.
             await cursor.execute(f"ANALYZE {_quote(table.name)}")
-
-
-def _row_tuple(
-    columns: list[str], converters: list[Convert]
-) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    """A row's values in column order, converted. Most columns need no conversion: the
-    values are picked in one C call and only the others are converted (this runs for every
-    row of a million-row first run)."""
-    pick = itemgetter(*columns)
-    convert = [(i, f) for i, f in enumerate(converters) if f is not _identity]
-    if len(columns) == 1:
-        (only,) = converters
-        return lambda row: (only(pick(row)),)
-    if not convert:
-        return pick
-
-    def to_tuple(row: Mapping[str, Any]) -> tuple[Any, ...]:
-        values = list(pick(row))
-        for i, f in convert:
-            values[i] = f(values[i])
-        return tuple(values)
-
-    return to_tuple
 
 
 def _first_line(error: BaseException) -> str:
@@ -205,7 +223,7 @@ def _json_text(value: Any) -> str | None:
 def _sqlite_converter(table: Table, column: str) -> Convert:
     kind = table.c[column].type
     if isinstance(kind, UtcDateTime):
-        return _memoised(_sqlite_datetime)
+        return _repeats(_sqlite_datetime)
     if isinstance(kind, JSON):
         return _json_text
     if isinstance(kind, Boolean):
@@ -222,16 +240,15 @@ def _postgres_converter(table: Table, column: str) -> Convert:
     return _identity
 
 
-def _memoised(convert: Convert) -> Convert:
-    # A run stamps thousands of rows with the same few times (seen_at, fetched_at).
-    cache: dict[Any, Any] = {}
+def _repeats(convert: Convert) -> Convert:
+    # A run stamps thousands of rows in a row with the same time (seen_at, fetched_at): the
+    # last conversion is kept (a dictionary of every value would grow with unique ones).
+    last: list[Any] = [None, None]
 
     def cached(value: Any) -> Any:
-        try:
-            return cache[value]
-        except KeyError:
-            result = cache[value] = convert(value)
-            return result
+        if value is not last[0]:
+            last[0], last[1] = value, convert(value)
+        return last[1]
 
     return cached
 
@@ -246,7 +263,11 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def _sqlite_datetime(value: datetime | None) -> str | None:
     aware = _aware(value)
-    return None if aware is None else aware.astimezone(UTC).strftime(_SQLITE_DATETIME)
+    if aware is None:
+        return None
+    # SQLAlchemy's format ("%Y-%m-%d %H:%M:%S.%f", the year zero-padded); isoformat writes
+    # it several times faster than strftime.
+    return aware.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _sqlite_bool(value: bool | None) -> int | None:

@@ -121,6 +121,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # 16 MB of page cache (SQLite's default is 2 MB): a run's bulk writes touch index
+        # pages all over tables of hundreds of thousands of rows; with too small a cache each
+        # page is spilled and written again many times within one transaction.
+        cursor.execute("PRAGMA cache_size=-16384")
     finally:
         cursor.close()
 

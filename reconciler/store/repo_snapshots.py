@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.sides.base import CoreField, SideName
-from reconciler.store.bulk import insert_rows
+from reconciler.store.bulk import insert_values
 from reconciler.store.codec import core_fields, encode_fields, encode_tags, hash_encoded
 from reconciler.store.schema import table_of
 from reconciler.store.sql import CHUNK, chunks, in_values, unique, upsert
@@ -136,38 +137,72 @@ async def upsert_contacts(
     Every stored contact is marked seen by ``run_id`` (what ``mark_missing`` relies on) and is
     no longer missing. Dirty hints stay: ``clear_dirty`` removes them once handled.
     """
+    rows = _listed_rows(pair_id, side, states, run_id=run_id, seen_at=seen_at)
     changed: list[str] = []
-    rows: list[dict[str, Any]] = []
-    for batch in chunks(states):
-        ids = [state.contact_id for state in batch]
-        stored = await _stored_hashes(s, pair_id, side, ids)
-        for state in batch:
-            fields_json, tags_json = encode_fields(state.fields), encode_tags(state.tags)
-            digest = hash_encoded(fields_json, tags_json)
-            if stored.get(state.contact_id) != digest:
-                changed.append(state.contact_id)
-            rows.append(
-                {
-                    "pair_id": pair_id,
-                    "side": side,
-                    "contact_id": state.contact_id,
-                    "fields": fields_json,
-                    "tags": tags_json,
-                    "date_updated": state.date_updated,
-                    "hash": digest,
-                    "seen_run_id": run_id,
-                    "seen_at": seen_at,
-                    "missing_since": None,
-                    "dirty": False,
-                    # Matching keys: the fields are stored normalised, so these are copies.
-                    "email_key": state.fields.get("email"),
-                    "phone_key": state.fields.get("phone"),
-                    # Listed again: whatever made us believe it deleted no longer holds.
-                    "deleted_at": None,
-                }
-            )
-    await insert_rows(s, _CONTACT, rows, conflict=_CONTACT_KEY, update=_LISTED_COLUMNS)
+    for batch in chunks(rows):
+        stored = await _stored_hashes(s, pair_id, side, [row[_ID] for row in batch])
+        changed.extend(row[_ID] for row in batch if stored.get(row[_ID]) != row[_HASH])
+    await _put_listed(s, rows)
     return unique(changed)
+
+
+async def put_listed(
+    s: AsyncSession,
+    pair_id: str,
+    side: SideName,
+    states: Sequence[ContactState],
+    *,
+    run_id: str | None,
+    seen_at: datetime,
+) -> None:
+    """``upsert_contacts`` without telling what changed (the engine finds that out from
+    ``settled_hash``): no read before the write."""
+    await _put_listed(s, _listed_rows(pair_id, side, states, run_id=run_id, seen_at=seen_at))
+
+
+# What a listing writes, in this order (``_listed_rows``); the key, then ``_LISTED_COLUMNS``.
+_LISTED_INSERT = (*_CONTACT_KEY, *_LISTED_COLUMNS, "dirty")
+_ID, _HASH = _LISTED_INSERT.index("contact_id"), _LISTED_INSERT.index("hash")
+
+
+def _listed_rows(
+    pair_id: str,
+    side: SideName,
+    states: Sequence[ContactState],
+    *,
+    run_id: str | None,
+    seen_at: datetime,
+) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    for state in states:
+        fields = state.fields
+        fields_json, tags_json = encode_fields(fields), encode_tags(state.tags)
+        rows.append(
+            (
+                pair_id,
+                side,
+                state.contact_id,
+                fields_json,
+                tags_json,
+                state.date_updated,
+                hash_encoded(fields_json, tags_json),
+                run_id,
+                seen_at,
+                None,  # missing_since
+                # Matching keys: the fields are stored normalised, so these are copies.
+                fields.get("email"),
+                fields.get("phone"),
+                None,  # deleted_at: listed again, whatever made us believe it deleted is void
+                False,  # dirty (a new row's; an existing row keeps its hint)
+            )
+        )
+    return rows
+
+
+async def _put_listed(s: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
+    await insert_values(
+        s, _CONTACT, _LISTED_INSERT, rows, conflict=_CONTACT_KEY, update=_LISTED_COLUMNS
+    )
 
 
 async def _stored_hashes(
@@ -369,9 +404,12 @@ async def replace_notes(
     *,
     fetched_at: datetime,
 ) -> None:
-    """Store the complete, freshly read note lists of these contacts (replacing the old)."""
-    contact_ids = list(notes_by_contact)
-    for batch in chunks(contact_ids):
+    """Store the complete, freshly read note lists of these contacts (replacing the old).
+
+    Rows are written in key order: SQLite then changes each index page once for many rows
+    rather than once per row (note and contact ids are random).
+    """
+    for batch in chunks(sorted(notes_by_contact)):
         await s.execute(
             delete(_NOTE).where(
                 _NOTE.c.pair_id == pair_id,
@@ -384,27 +422,27 @@ async def replace_notes(
             .where(_side_of(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch))
             .values(notes_fetched_at=fetched_at)
         )
-    rows = [
-        {
-            "pair_id": pair_id,
-            "side": side,
-            "note_id": note.note_id,
-            "contact_id": contact_id,
-            "body": note.body,
-            "hash": note.hash,
-            "fetched_at": fetched_at,
-        }
-        for contact_id, notes in notes_by_contact.items()
-        for note in notes
-    ]
+    rows = sorted(
+        (
+            (pair_id, side, note.note_id, contact_id, note.body, note.hash, fetched_at)
+            for contact_id, notes in notes_by_contact.items()
+            for note in notes
+        ),
+        key=_NOTE_ID,  # stable: of one note read twice, the last read still wins
+    )
     # A note that moved between contacts is still one row: the upsert moves it.
-    await insert_rows(
+    await insert_values(
         s,
         _NOTE,
+        _NOTE_INSERT,
         rows,
         conflict=("pair_id", "side", "note_id"),
         update=("contact_id", "body", "hash", "fetched_at"),
     )
+
+
+_NOTE_INSERT = ("pair_id", "side", "note_id", "contact_id", "body", "hash", "fetched_at")
+_NOTE_ID = itemgetter(_NOTE_INSERT.index("note_id"))
 
 
 async def load_notes(

@@ -13,12 +13,14 @@ Like every repository here: functions take the caller's session and never commit
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import Text, bindparam, delete, func, select, text, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.sides.base import CoreField, SideName
@@ -88,7 +90,8 @@ def _of_side(pair_id: str, side: SideName) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class ContactRow:
-    """What a run needs of one snapshot row."""
+    """What a run needs of one snapshot row (a run may hold one per contact of the pair:
+    nothing more)."""
 
     side: SideName
     contact_id: str
@@ -96,12 +99,9 @@ class ContactRow:
     tags: Mapping[str, str]
     date_updated: datetime | None
     hash: str | None
-    settled_hash: str | None
     missing_since: datetime | None
     deleted_at: datetime | None
     retired_at: datetime | None
-    dirty: bool
-    notes_fetched_at: datetime | None
     seen_run_id: str | None = None  # the last run whose listing (or lookup) returned it
 
     @property
@@ -117,52 +117,65 @@ class ContactRow:
         )
 
 
+# The JSON columns are read as their text and decoded here (SQLite hands over the text,
+# psycopg the decoded value): SQLAlchemy's JSON result processing costs several times more.
 _ROW_COLUMNS = (
-    _CONTACT.c.side,
     _CONTACT.c.contact_id,
-    _CONTACT.c.fields,
-    _CONTACT.c.tags,
+    type_coerce(_CONTACT.c.fields, Text),
+    type_coerce(_CONTACT.c.tags, Text),
     _CONTACT.c.date_updated,
     _CONTACT.c.hash,
-    _CONTACT.c.settled_hash,
     _CONTACT.c.missing_since,
     _CONTACT.c.deleted_at,
     _CONTACT.c.retired_at,
-    _CONTACT.c.dirty,
-    _CONTACT.c.notes_fetched_at,
     _CONTACT.c.seen_run_id,
 )
+_decode_json = json.JSONDecoder().raw_decode
 
 
-def _row(row: Any) -> ContactRow:
-    return ContactRow(
-        side=_side(row.side),
-        contact_id=row.contact_id,
-        fields=core_fields(row.fields or {}),
-        tags=dict(row.tags or {}),
-        date_updated=row.date_updated,
-        hash=row.hash,
-        settled_hash=row.settled_hash,
-        missing_since=row.missing_since,
-        deleted_at=row.deleted_at,
-        retired_at=row.retired_at,
-        dirty=bool(row.dirty),
-        notes_fetched_at=row.notes_fetched_at,
-        seen_run_id=row.seen_run_id,
-    )
+def _json_object(value: str | dict[str, Any] | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        decoded: dict[str, Any] = _decode_json(value)[0]
+        return decoded or {}
+    return value
 
 
 async def load_rows(
     s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
 ) -> dict[str, ContactRow]:
     out: dict[str, ContactRow] = {}
+    intern = sys.intern  # tag names and run ids repeat across contacts: one copy each
     for batch in chunks(unique(contact_ids)):
         result = await s.execute(
             select(*_ROW_COLUMNS).where(
                 _of_side(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch)
             )
         )
-        out.update((row.contact_id, _row(row)) for row in result)
+        for (
+            contact_id,
+            fields,
+            tags,
+            date_updated,
+            digest,
+            missing_since,
+            deleted_at,
+            retired_at,
+            seen_run_id,
+        ) in result:
+            out[contact_id] = ContactRow(
+                side=side,
+                contact_id=contact_id,
+                fields=core_fields(_json_object(fields)),
+                tags={intern(k): intern(v) for k, v in _json_object(tags).items()},
+                date_updated=date_updated,
+                hash=digest,
+                missing_since=missing_since,
+                deleted_at=deleted_at,
+                retired_at=retired_at,
+                seen_run_id=seen_run_id and intern(seen_run_id),
+            )
     return out
 
 
@@ -260,8 +273,11 @@ async def find_by_identity(
                     _CONTACT.c.deleted_at.is_(None),
                 )
             )
-            found.update((_side(row.side), row.contact_id) for row in result)
+            found.update((_SIDES[side], contact_id) for side, contact_id in result)
     return sorted(found)
+
+
+_SIDES: dict[str, SideName] = {"a": "a", "b": "b"}  # a CHECK constraint holds the column to these
 
 
 async def put_states(
@@ -443,6 +459,24 @@ async def links_by_note_age(s: AsyncSession, pair_id: str, *, limit: int) -> lis
 
 
 # ------------------------------------------------------------------------------------ links
+
+
+async def link_ids_by_contact(
+    s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
+) -> dict[str, str]:
+    """contact id on ``side`` -> the id of its active link, for the contacts that have one."""
+    column = _LINK.c.a_id if side == "a" else _LINK.c.b_id
+    out: dict[str, str] = {}
+    for batch in chunks(unique(contact_ids)):
+        result = await s.execute(
+            select(column, _LINK.c.id).where(
+                _LINK.c.pair_id == pair_id,
+                _LINK.c.status == LinkStatus.ACTIVE.value,
+                in_values(s, column, batch),
+            )
+        )
+        out.update((contact_id, link_id) for contact_id, link_id in result)
+    return out
 
 
 async def count_active_links(s: AsyncSession, pair_id: str) -> int:

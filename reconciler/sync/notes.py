@@ -28,7 +28,6 @@ from reconciler.errors import AuthError, FatalRunError, SideError
 from reconciler.sides.base import SideName
 from reconciler.store import repo_snapshots, repo_sync
 from reconciler.store.repo_sync import SideContact
-from reconciler.store.sql import chunks
 from reconciler.sync.match import match_contacts
 from reconciler.sync.model import (
     CreateDirection,
@@ -139,18 +138,26 @@ async def rolling_links(
     room = min(selection.room("a"), selection.room("b"))
     if room <= 0:
         return []
+    since = period if previous_run is None else now - previous_run
+    overdue_before = now - period
+
+    def overdue(link: repo_sync.DueLink) -> bool:
+        return link.notes_fetched_at is None or link.notes_fetched_at <= overdue_before
+
     async with ctx.store.session() as s:
         linked = await repo_sync.count_active_links(s, ctx.pair_id)
-        due = await repo_sync.links_by_note_age(s, ctx.pair_id, limit=room + selection.taken_count)
-    since = period if previous_run is None else now - previous_run
-    quota = rolling_quota(linked, since, period)
-    overdue_before = now - period
+        quota = rolling_quota(linked, since, period)
+        # Oldest first, so the overdue links come first: the quota's worth (at least one) is
+        # enough unless its last one is overdue too (a backlog: then as many as the budget
+        # allows). Links taken already may be among them: they do not count.
+        limit = min(room, max(quota, 1)) + selection.taken_count
+        due = await repo_sync.links_by_note_age(s, ctx.pair_id, limit=limit)
+        if len(due) == limit and due and overdue(due[-1]) and limit < room + selection.taken_count:
+            due = await repo_sync.links_by_note_age(
+                s, ctx.pair_id, limit=room + selection.taken_count
+            )
     fresh = [link for link in due if not selection.taken(("a", link.a_id))]
-    return [
-        link
-        for index, link in enumerate(fresh[:room])
-        if index < quota or link.notes_fetched_at is None or link.notes_fetched_at <= overdue_before
-    ]
+    return [link for index, link in enumerate(fresh[:room]) if index < quota or overdue(link)]
 
 
 async def read_notes(ctx: RunContext, selection: NoteSelection) -> FreshNotes:
@@ -188,16 +195,18 @@ async def _store(
     ctx: RunContext, side: SideName, notes: Mapping[str, Mapping[str, NoteState]]
 ) -> None:
     # A dry run leaves them out: the contacts stay due, so the run that applies reads them.
-    now = ctx.now()
-    for batch in chunks(list(notes.items()), 1000):
-        async with ctx.store.transaction() as s:
-            await repo_snapshots.replace_notes(
-                s,
-                ctx.pair_id,
-                side,
-                {cid: list(per.values()) for cid, per in batch},
-                fetched_at=now,
-            )
+    # One transaction per side: with random ids, every row written lands on its own index
+    # pages, which small transactions would each write out again.
+    if not notes:
+        return
+    async with ctx.store.transaction() as s:
+        await repo_snapshots.replace_notes(
+            s,
+            ctx.pair_id,
+            side,
+            {cid: list(per.values()) for cid, per in notes.items()},
+            fetched_at=ctx.now(),
+        )
 
 
 def select_priority(ctx: RunContext, work: Work, budget: int) -> NoteSelection:

@@ -19,18 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.errors import AuthError, FatalRunError, NotFoundError, SideError
-from reconciler.sides.base import Contact, SideName
+from reconciler.sides.base import Contact, Rejected, SideName
 from reconciler.store import repo_journal, repo_links, repo_pairs, repo_snapshots, repo_sync
 from reconciler.store.tables import PairRow
 from reconciler.sync.context import keyed_tags
 from reconciler.sync.model import ContactState, PairPolicy
-from reconciler.sync.normalise import normalised_fields
+from reconciler.sync.normalise import normalised_fields, tag_key
 from reconciler.sync.runtime import RunContext
 
 
@@ -99,6 +99,35 @@ def contact_state(contact: Contact, policy: PairPolicy) -> ContactState:
     )
 
 
+class ListingStates:
+    """``contact_state`` for a whole listing: a side's contacts share a few hundred tag names,
+    so each name's key is worked out once (normalising it is most of the cost of a state)."""
+
+    def __init__(self, policy: PairPolicy) -> None:
+        self._region = policy.default_phone_region
+        self._case_insensitive = policy.tags_case_insensitive
+        self._keys: dict[str, str] = {}
+
+    def __call__(self, contact: Contact) -> ContactState:
+        return ContactState(
+            contact_id=contact.id,
+            fields=normalised_fields(contact.core(), default_region=self._region),
+            tags=self._keyed(contact.tags),
+            date_updated=contact.date_updated,
+        )
+
+    def _keyed(self, names: Iterable[str]) -> dict[str, str]:
+        # ``keyed_tags``' rule: of two spellings with one key, the first in sorted order wins.
+        out: dict[str, str] = {}
+        keys = self._keys
+        for name in sorted(set(names)):
+            key = keys.get(name)
+            if key is None:
+                key = keys[name] = tag_key(name, case_insensitive=self._case_insensitive)
+            out.setdefault(key, name)
+        return out
+
+
 @dataclass(frozen=True, slots=True)
 class SideListing:
     side: SideName
@@ -153,30 +182,32 @@ async def _list_side(
     complete = True
     newest = watermark
     listed = rejected = 0
+    state_of = ListingStates(ctx.policy)
+    # Pages are stored a few thousand contacts at a time (one transaction per page cost a
+    # commit per hundred contacts); a page with malformed contacts at once, in page order.
+    # What a listing broken off by a side error returned is still stored; after a fatal
+    # error the unstored rest is not (the watermark does not move: the next run lists it).
+    states: list[ContactState] = []
     try:
         async for page in side.stream_contacts(since=since):
             complete = complete and page.complete
-            states = [contact_state(c, ctx.policy) for c in page.contacts]
             for contact in page.contacts:
+                states.append(state_of(contact))
                 if contact.date_updated is not None and (
                     newest is None or contact.date_updated > newest
                 ):
                     newest = contact.date_updated
-            async with ctx.store.transaction() as s:
-                await repo_snapshots.upsert_contacts(
-                    s, ctx.pair_id, name, states, run_id=ctx.run_id, seen_at=now
-                )
-                for item in page.rejected:
-                    await _park_rejected(ctx, s, name, item.item_id, item.error, item.raw, now)
-                seen = [item.item_id for item in page.rejected if item.item_id]
-                await repo_sync.mark_seen(s, ctx.pair_id, name, seen, run_id=ctx.run_id, now=now)
-            listed += len(states)
+            listed += len(page.contacts)
             rejected += len(page.rejected)
+            if page.rejected or len(states) >= _LISTING_BATCH:
+                await _store_listed(ctx, name, states, page.rejected, now)
+                states = []
     except (AuthError, FatalRunError):
         raise
     except SideError as exc:
         complete = False
         ctx.tally.error(f"listing side {name.upper()} stopped: {type(exc).__name__}: {exc}")
+    await _store_listed(ctx, name, states, (), now)
     ctx.tally.parked += rejected
     confirmed = 0
     if complete:
@@ -190,6 +221,31 @@ async def _list_side(
             confirmed = await _confirm_deletions(ctx, name, settings)
     await _read_hinted(ctx, name)
     return SideListing(name, full, complete, listed, rejected, confirmed)
+
+
+# Contacts per side stored in one transaction while listing.
+_LISTING_BATCH = 5000
+
+
+async def _store_listed(
+    ctx: RunContext,
+    side: SideName,
+    states: list[ContactState],
+    rejected: Sequence[Rejected],
+    now: datetime,
+) -> None:
+    """Store listed contacts; park the malformed ones and mark them seen (they exist: a
+    complete listing must not take them for missing)."""
+    if not states and not rejected:
+        return
+    async with ctx.store.transaction() as s:
+        await repo_snapshots.put_listed(
+            s, ctx.pair_id, side, states, run_id=ctx.run_id, seen_at=now
+        )
+        for item in rejected:
+            await _park_rejected(ctx, s, side, item.item_id, item.error, item.raw, now)
+        seen = [item.item_id for item in rejected if item.item_id]
+        await repo_sync.mark_seen(s, ctx.pair_id, side, seen, run_id=ctx.run_id, now=now)
 
 
 async def _park_rejected(
@@ -239,9 +295,7 @@ async def _confirm_deletions(ctx: RunContext, name: SideName, settings: ScanSett
         # forgotten (nothing on the other side depends on it).
         await repo_sync.confirm_deleted(s, ctx.pair_id, name, list(linked), now=now)
         await repo_sync.forget_contacts(s, ctx.pair_id, name, [c for c in gone if c not in linked])
-        await repo_snapshots.upsert_contacts(
-            s, ctx.pair_id, name, back, run_id=ctx.run_id, seen_at=now
-        )
+        await repo_snapshots.put_listed(s, ctx.pair_id, name, back, run_id=ctx.run_id, seen_at=now)
     return len(gone)
 
 
@@ -268,7 +322,5 @@ async def _read_hinted(ctx: RunContext, name: SideName) -> None:
         return
     now = ctx.now()
     async with ctx.store.transaction() as s:
-        await repo_snapshots.upsert_contacts(
-            s, ctx.pair_id, name, found, run_id=ctx.run_id, seen_at=now
-        )
+        await repo_snapshots.put_listed(s, ctx.pair_id, name, found, run_id=ctx.run_id, seen_at=now)
         await repo_sync.forget_contacts(s, ctx.pair_id, name, gone)

@@ -174,8 +174,8 @@ async def _links_of(
     out: dict[SideContact, str] = {}
     by_side = repo_sync.sides_of(contacts)
     for side, ids in by_side.items():
-        found = await repo_links.links_by_contact(s, pair_id, side, ids)
-        out.update(((side, cid), link.id) for cid, link in found.items())
+        found = await repo_sync.link_ids_by_contact(s, pair_id, side, ids)
+        out.update(((side, cid), link_id) for cid, link_id in found.items())
     return out
 
 
