@@ -41,23 +41,45 @@ from reconciler.sync.model import (
     Rule,
 )
 from reconciler.sync.normalise import normalised_fields
-from reconciler.sync.policy import Pins, policy_label
+from reconciler.sync.policy import PinIndex, policy_label
+
+_NO_BASE = LinkBase(fields={}, tags={})  # the effective base before a new link's initial one
 
 
 def plan_link(
     view: LinkView, policy: PairPolicy, overrides: Sequence[Override], now: datetime
 ) -> LinkPlan:
     """Actions and conflicts that bring one link's sides (and its base) into agreement."""
-    view = normalised_view(view, policy)
-    pins = Pins(overrides, view.link_id, now, policy)
+    return plan_view(view, policy, PinIndex(overrides, now, policy), now)
+
+
+def plan_view(
+    view: LinkView,
+    policy: PairPolicy,
+    pins: PinIndex,
+    now: datetime,
+    *,
+    normal: bool = False,
+    link_ref: str | None = None,
+) -> LinkPlan:
+    """``plan_link`` with the plan's overrides already indexed.
+
+    ``normal``: both states are already in normal form (``normalised_state`` returned them
+    unchanged), so normalising them again is skipped. ``link_ref``: the view is a link this
+    plan creates (``view.link_id`` is that ref): its actions and conflicts name it by
+    ``link_ref`` and have no ``link_id`` (see ``Action``).
+    """
+    if not normal:
+        view = normalised_view(view, policy)
+    link_pins = pins.for_link(view.link_id)
     out = LinkPlanBuilder(view.link_id)
-    if view.excluded or pins.exclusion is not None:
+    if view.excluded or link_pins.exclusion is not None:
         return out.build()
     if Absence.UNKNOWN in (view.a, view.b):
         return out.build()  # never act on a maybe
     open_refs = index_open(view.open_conflicts)
     if isinstance(view.a, Absence) or isinstance(view.b, Absence):
-        plan_absence(view, policy, pins, open_refs, out)
+        plan_absence(view, policy, link_pins, open_refs, out)
         return out.build()
     contact_ref = open_refs.pop(("contact", CONTACT_SCOPE), None)
     if contact_ref is not None:
@@ -65,14 +87,15 @@ def plan_link(
     ctx = LinkContext(
         view=view,
         policy=policy,
-        pins=pins,
+        pins=link_pins,
         now=now,
         a=view.a,
         b=view.b,
-        base=view.base or LinkBase(fields={}, tags={}),
+        base=view.base or _NO_BASE,
         initial=view.base is None,
         open=open_refs,
         out=out,
+        link_ref=link_ref,
     )
     if ctx.initial:
         _initial_base(ctx)

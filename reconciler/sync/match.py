@@ -56,15 +56,19 @@ def identities(state: ContactState, policy: PairPolicy) -> tuple[str | None, str
 
 
 def match_contacts(unlinked: Sequence[UnlinkedContact], policy: PairPolicy) -> ContactMatching:
-    remaining = sorted(unlinked, key=lambda u: (u.side, u.state.contact_id))
+    # Each contact's identities, computed once for both passes.
+    remaining = [
+        (contact, identities(contact.state, policy))
+        for contact in sorted(unlinked, key=lambda u: (u.side, u.state.contact_id))
+    ]
     pairs: list[ContactPair] = []
     ambiguous: list[AmbiguousMatch] = []
     for via, index in (("email", 0), ("phone", 1)):
         groups: dict[str, dict[SideName, list[UnlinkedContact]]] = defaultdict(
             lambda: {"a": [], "b": []}
         )
-        for contact in remaining:
-            identity = identities(contact.state, policy)[index]
+        for contact, keys in remaining:
+            identity = keys[index]
             if identity is not None:
                 groups[identity][contact.side].append(contact)
         taken: set[tuple[SideName, str]] = set()
@@ -85,8 +89,10 @@ def match_contacts(unlinked: Sequence[UnlinkedContact], policy: PairPolicy) -> C
                     )
                 )
             taken.update((c.side, c.state.contact_id) for c in (*on_a, *on_b))
-        remaining = [c for c in remaining if (c.side, c.state.contact_id) not in taken]
-    return ContactMatching(tuple(pairs), tuple(ambiguous), tuple(remaining))
+        remaining = [
+            (c, keys) for c, keys in remaining if (c.side, c.state.contact_id) not in taken
+        ]
+    return ContactMatching(tuple(pairs), tuple(ambiguous), tuple(c for c, _ in remaining))
 
 
 @dataclass(frozen=True, slots=True)

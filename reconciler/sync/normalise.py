@@ -10,17 +10,34 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping
+from functools import lru_cache
 
 from reconciler.sides.base import CORE_FIELDS, CoreField
 from reconciler.sides.normalise import normalise_email, normalise_phone
 
 _SPACES = re.compile(r"[ \t]+")
 
+# Memo sizes. A plan asks for the same few tag keys and note bodies over and over (every
+# contact's tags; a note's body is compared, hashed and copied several times while its link is
+# planned): memoising by the raw text makes each a dict lookup. Bounded, so a long-lived
+# process keeps at most this many texts alive; note bodies are only reused within one link.
+_TAG_MEMO = 16_384
+_NOTE_MEMO = 1_024
+
 
 def tag_key(name: str, *, case_insensitive: bool = True) -> str:
     """The comparison key of a tag: trimmed, inner runs of spaces folded, case-folded."""
-    key = _SPACES.sub(" ", unicodedata.normalize("NFC", name).strip())
-    return key.casefold() if case_insensitive else key
+    return _folded_tag_key(name) if case_insensitive else _exact_tag_key(name)
+
+
+@lru_cache(maxsize=_TAG_MEMO)
+def _exact_tag_key(name: str) -> str:
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", name).strip())
+
+
+@lru_cache(maxsize=_TAG_MEMO)
+def _folded_tag_key(name: str) -> str:
+    return _exact_tag_key(name).casefold()
 
 
 def email_key(email: str | None) -> str | None:
@@ -67,16 +84,21 @@ def normalised_fields(
     }
 
 
+@lru_cache(maxsize=_NOTE_MEMO)
 def note_body(body: str) -> str:
     """The canonical text of a note: NFC, LF line ends, no trailing spaces, no edge blank lines.
 
     HighLevel may re-render whitespace; two bodies that differ only there are the same note.
+    A body already canonical is returned as is (the same string object, not a copy: plans hold
+    many bodies, and sharing them with the views costs nothing).
     """
     text = unicodedata.normalize("NFC", body).replace("\r\n", "\n").replace("\r", "\n")
     lines = [line.rstrip() for line in text.split("\n")]
-    return "\n".join(lines).strip("\n")
+    canonical = "\n".join(lines).strip("\n")
+    return body if canonical == body else canonical
 
 
+@lru_cache(maxsize=_NOTE_MEMO)
 def note_hash(body: str) -> str:
     return hashlib.sha256(note_body(body).encode("utf-8")).hexdigest()[:32]
 
