@@ -6,9 +6,10 @@ scope stays untouched on both sides until resolved, or closed once the sides agr
 merge rule and the pair's policy. ``UNKNOWN`` absences and excluded links get no actions at all.
 
 A link without a base (newly matched) first gets an initial ADOPT_BASE recording what both
-sides already agree on (equal fields, and the tag base its initial-tags policy implies); the
-rest of the plan is then the ordinary three-way merge against that effective base, which is
-exactly the base apply holds once the ADOPT_BASE is applied.
+sides already agree on (equal fields, the tag base its initial-tags policy implies, and the
+notes with the same body on both sides); the rest of the plan is then the ordinary three-way
+merge against that effective base, which is exactly the base apply holds once the ADOPT_BASE
+is applied.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from reconciler.sync.explain import tags_compared
 from reconciler.sync.groups import Why
 from reconciler.sync.merge_contact import plan_absence
 from reconciler.sync.merge_fields import plan_fields
-from reconciler.sync.merge_notes import plan_notes
+from reconciler.sync.merge_notes import initial_note_links, plan_notes
 from reconciler.sync.merge_tags import initial_tag_base, plan_tags
 from reconciler.sync.model import (
     Absence,
@@ -40,7 +41,7 @@ from reconciler.sync.model import (
     PairPolicy,
     Rule,
 )
-from reconciler.sync.normalise import normalised_fields
+from reconciler.sync.normalise import normalised_fields, value_hash
 from reconciler.sync.policy import PinIndex, policy_label
 
 _NO_BASE = LinkBase(fields={}, tags={})  # the effective base before a new link's initial one
@@ -119,18 +120,27 @@ def normalised_view(view: LinkView, policy: PairPolicy) -> LinkView:
 
 
 def _initial_base(ctx: LinkContext) -> None:
-    """Record the new link's starting base (one ADOPT_BASE, before any write)."""
+    """Record the new link's starting base (one ADOPT_BASE, before any write): the fields
+    both sides agree on, the tag base of the initial-tags policy, and the notes both sides
+    have (paired by body hash)."""
     fields: dict[CoreField, str | None] = {
         name: ctx.a.fields.get(name)
         for name in CORE_FIELDS
         if ctx.a.fields.get(name) == ctx.b.fields.get(name)
     }
     tags = initial_tag_base(ctx)
-    ctx.base = LinkBase(fields=fields, tags=tags)
+    notes = initial_note_links(ctx)
+    ctx.base = LinkBase(fields=fields, tags=tags, notes=notes)
+    compared = tags_compared(tags, ctx.tags("a"), ctx.tags("b"))
+    payload: dict[str, object] = {"initial": True, "fields": dict(fields), "tags": dict(tags)}
+    if notes:
+        compared["notes"] = value_hash("\n".join(sorted(nl.hash for nl in notes)))
+        payload["notes"] = [
+            {"a_note_id": nl.a_note_id, "b_note_id": nl.b_note_id, "body": nl.body} for nl in notes
+        ]
     ctx.adopt(
         Why(Rule.INITIAL_BASE, policy_label("tags_initial", ctx.policy.tags_initial)).reason(
-            tags_compared(tags, ctx.tags("a"), ctx.tags("b")),
-            "new link: record what both sides already agree on",
+            compared, "new link: record what both sides already agree on"
         ),
-        {"initial": True, "fields": dict(fields), "tags": dict(tags)},
+        payload,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.sides.base import SideName
+from reconciler.sync.base import new_note_link_id
 from reconciler.sync.context import OUTDATED_RESOLUTION, LinkContext
 from reconciler.sync.explain import note_compared
 from reconciler.sync.groups import Why
@@ -51,6 +52,21 @@ def plan_notes(ctx: LinkContext) -> None:
         if group == "note" and scope not in known:
             ctx.out.close(ref)  # its note link no longer exists
     _plan_new_notes(ctx)
+
+
+def initial_note_links(ctx: LinkContext) -> tuple[NoteLinkBase, ...]:
+    """A new link's notes that are the same on both sides (paired by body hash, as
+    ``_plan_new_notes`` pairs them): the note links its initial base starts with, under the ids
+    apply gives them (``base.new_note_link_id``). None unless both note lists are fresh."""
+    a_notes, b_notes = ctx.a.notes, ctx.b.notes
+    if a_notes is None or b_notes is None:
+        return ()
+    links = []
+    for a_note, b_note in match_notes(a_notes.values(), b_notes.values()).pairs:
+        body = note_body(a_note.body)
+        link_id = new_note_link_id(ctx.view.link_id, a_note.note_id, b_note.note_id)
+        links.append(NoteLinkBase(link_id, a_note.note_id, b_note.note_id, body, note_hash(body)))
+    return tuple(links)
 
 
 def _same_text(x: object, y: object) -> bool:
@@ -301,6 +317,9 @@ class _NoteLinkPlanner:
 
 def _plan_new_notes(ctx: LinkContext) -> None:
     """Notes no link knows: pair equal bodies across sides, create the rest on the other side.
+
+    (A new link has no such pairs left: its initial base already holds them, see
+    ``initial_note_links``.)
 
     Under a contact or pair pin the pinned side is authoritative: a note that only the other
     side has is deleted there (its body is kept in the action's ``replaced``).
