@@ -45,8 +45,11 @@ def plan_notes(ctx: LinkContext) -> None:
     if a_notes is None or b_notes is None:
         return
     links = sorted(ctx.base.notes, key=lambda nl: nl.note_link_id)
-    for note_link in links:
-        _NoteLinkPlanner(ctx, note_link).plan()
+    if not ctx.initial:
+        # (A new link's note links are the notes its sides have in common, by body hash,
+        # just recorded by its initial base: nothing to merge.)
+        for note_link in links:
+            _NoteLinkPlanner(ctx, note_link).plan()
     known = {nl.note_link_id for nl in links}
     for (group, scope), ref in sorted(ctx.open.items()):
         if group == "note" and scope not in known:

@@ -13,6 +13,8 @@ policy an ordinary merge that a partial failure cannot derail:
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from reconciler.sides.base import SideName
 from reconciler.sync.context import TAGS_SCOPE, LinkContext, keyed_tags
 from reconciler.sync.explain import tags_compared, tags_hash
@@ -89,7 +91,11 @@ class _TagPlanner:
         self.a = ctx.tags("a")
         self.b = ctx.tags("b")
         self.base = ctx.base_tags()
-        self.compared = tags_compared(self.base, self.a, self.b)
+
+    @cached_property
+    def compared(self) -> dict[str, str | None]:
+        """The tag sets' hashes, for reasons: only computed if something is planned."""
+        return tags_compared(self.base, self.a, self.b)
 
     def side_tags(self, side: SideName) -> dict[str, str]:
         return self.a if side == "a" else self.b
@@ -112,7 +118,12 @@ class _TagPlanner:
             merge = Why(Rule.TAGS_INITIAL, label)
         else:
             merge = Why(Rule.TAGS_MERGE)
-        for key in sorted(self.a.keys() | self.b.keys() | self.base.keys()):
+        keys = self.a.keys() | self.b.keys() | self.base.keys()
+        if not self.ctx.pins.any_tag_pin:
+            # Without pins a held tag set gets nothing, and neither does a key that both sides
+            # and the base hold (kept, nothing to write): only the others are planned.
+            keys = set() if held else keys - (self.a.keys() & self.b.keys() & self.base.keys())
+        for key in sorted(keys):
             pin = self.ctx.pins.for_tag(key)
             if pin is not None and pin.pin is not None:
                 pinned = pin.pin
