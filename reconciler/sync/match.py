@@ -103,21 +103,28 @@ class NoteMatching:
 
 
 def match_notes(a_notes: Iterable[NoteState], b_notes: Iterable[NoteState]) -> NoteMatching:
-    """Pair unlinked notes of one link by body hash, one to one, in note id order."""
-    by_hash: dict[str, tuple[list[NoteState], list[NoteState]]] = defaultdict(lambda: ([], []))
-    for note in sorted(a_notes, key=lambda n: n.note_id):
-        by_hash[note_hash(note.body)][0].append(note)
-    for note in sorted(b_notes, key=lambda n: n.note_id):
-        by_hash[note_hash(note.body)][1].append(note)
+    """Pair unlinked notes of one link by body hash, one to one, in note id order: the k-th
+    note of a hash on A (by id) pairs with the k-th of that hash on B."""
+    on_b: dict[str, list[NoteState]] = {}
+    for note in sorted(b_notes, key=_note_id):
+        on_b.setdefault(note_hash(note.body), []).append(note)
+    taken: dict[str, int] = {}  # per hash, how many of its B notes are paired
     pairs: list[tuple[NoteState, NoteState]] = []
     a_only: list[NoteState] = []
-    b_only: list[NoteState] = []
-    for on_a, on_b in by_hash.values():
-        pairs.extend(zip(on_a, on_b, strict=False))
-        a_only.extend(on_a[len(on_b) :])
-        b_only.extend(on_b[len(on_a) :])
-    return NoteMatching(
-        tuple(sorted(pairs, key=lambda p: (p[0].note_id, p[1].note_id))),
-        tuple(sorted(a_only, key=lambda n: n.note_id)),
-        tuple(sorted(b_only, key=lambda n: n.note_id)),
-    )
+    for note in sorted(a_notes, key=_note_id):
+        body_hash = note_hash(note.body)
+        candidates = on_b.get(body_hash, ())
+        used = taken.get(body_hash, 0)
+        if used < len(candidates):
+            pairs.append((note, candidates[used]))
+            taken[body_hash] = used + 1
+        else:
+            a_only.append(note)
+    b_only = [note for h, notes in on_b.items() for note in notes[taken.get(h, 0) :]]
+    pairs.sort(key=lambda p: (p[0].note_id, p[1].note_id))
+    b_only.sort(key=_note_id)
+    return NoteMatching(tuple(pairs), tuple(a_only), tuple(b_only))
+
+
+def _note_id(note: NoteState) -> str:
+    return note.note_id

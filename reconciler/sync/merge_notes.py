@@ -332,10 +332,11 @@ def _plan_new_notes(ctx: LinkContext) -> None:
     assert b_notes is not None
     linked_a = {nl.a_note_id for nl in ctx.base.notes}
     linked_b = {nl.b_note_id for nl in ctx.base.notes}
-    matching = match_notes(
-        [n for n in a_notes.values() if n.note_id not in linked_a],
-        [n for n in b_notes.values() if n.note_id not in linked_b],
-    )
+    new_a = [n for n in a_notes.values() if n.note_id not in linked_a]
+    new_b = [n for n in b_notes.values() if n.note_id not in linked_b]
+    if not new_a and not new_b:
+        return
+    matching = match_notes(new_a, new_b)
     for a_note, b_note in matching.pairs:
         ctx.adopt(
             Why(Rule.NOTE_MATCH).reason(

@@ -90,7 +90,8 @@ class _TagPlanner:
         self.groups = ActionGroups()
         self.a = ctx.tags("a")
         self.b = ctx.tags("b")
-        self.base = ctx.base_tags()
+        # A new link's tag base was just made from the sides' keyed tags: already keyed.
+        self.base = dict(ctx.base.tags) if ctx.initial else ctx.base_tags()
 
     @cached_property
     def compared(self) -> dict[str, str | None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import TypeVar
 
 from reconciler.sides.base import CoreField, SideName
@@ -19,6 +20,7 @@ from reconciler.sync.normalise import tag_key
 T = TypeVar("T")
 
 
+@lru_cache(maxsize=256)  # a few settings x values: one shared string each, not one per reason
 def policy_label(setting: str, value: StrEnum) -> str:
     """How a reason names the policy it used: ``note_conflict=merge``."""
     return f"{setting}={value.value}"
