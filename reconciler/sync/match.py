@@ -5,7 +5,8 @@ identity is shared by several contacts on one side (or both), nobody is linked o
 group becomes a CONTACT_MATCH conflict (its scope is the identity), because guessing wrong
 would merge two people. Contacts in an ambiguous email group are not tried again by phone.
 
-Notes pair by normalised body hash, one to one; equal hashes pair in note id order.
+Notes pair by normalised body hash (``NoteState.hash``), one to one; equal hashes pair in note
+id order.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Literal
 
 from reconciler.sides.base import SideName
 from reconciler.sync.model import ContactState, NoteState, PairPolicy, UnlinkedContact
-from reconciler.sync.normalise import email_key, note_hash, phone_key
+from reconciler.sync.normalise import email_key, phone_key
 
 Via = Literal["email", "phone"]
 
@@ -104,15 +105,18 @@ class NoteMatching:
 
 def match_notes(a_notes: Iterable[NoteState], b_notes: Iterable[NoteState]) -> NoteMatching:
     """Pair unlinked notes of one link by body hash, one to one, in note id order: the k-th
-    note of a hash on A (by id) pairs with the k-th of that hash on B."""
+    note of a hash on A (by id) pairs with the k-th of that hash on B.
+
+    The hash is the note's own ``NoteState.hash`` (``note_hash`` of its body, computed once when
+    the note was read), not recomputed here."""
     on_b: dict[str, list[NoteState]] = {}
     for note in sorted(b_notes, key=_note_id):
-        on_b.setdefault(note_hash(note.body), []).append(note)
+        on_b.setdefault(note.hash, []).append(note)
     taken: dict[str, int] = {}  # per hash, how many of its B notes are paired
     pairs: list[tuple[NoteState, NoteState]] = []
     a_only: list[NoteState] = []
     for note in sorted(a_notes, key=_note_id):
-        body_hash = note_hash(note.body)
+        body_hash = note.hash
         candidates = on_b.get(body_hash, ())
         used = taken.get(body_hash, 0)
         if used < len(candidates):

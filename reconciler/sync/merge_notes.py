@@ -66,9 +66,10 @@ def initial_note_links(ctx: LinkContext) -> tuple[NoteLinkBase, ...]:
         return ()
     links = []
     for a_note, b_note in match_notes(a_notes.values(), b_notes.values()).pairs:
-        body = note_body(a_note.body)
         link_id = new_note_link_id(ctx.view.link_id, a_note.note_id, b_note.note_id)
-        links.append(NoteLinkBase(link_id, a_note.note_id, b_note.note_id, body, note_hash(body)))
+        # note_body is idempotent: the canonical body's hash is the note's own.
+        body = note_body(a_note.body)
+        links.append(NoteLinkBase(link_id, a_note.note_id, b_note.note_id, body, a_note.hash))
     return tuple(links)
 
 
