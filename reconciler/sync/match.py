@@ -12,7 +12,7 @@ id order.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -56,10 +56,21 @@ def identities(state: ContactState, policy: PairPolicy) -> tuple[str | None, str
     )
 
 
-def match_contacts(unlinked: Sequence[UnlinkedContact], policy: PairPolicy) -> ContactMatching:
+Identities = Callable[[ContactState], tuple[str | None, str | None]]
+
+
+def match_contacts(
+    unlinked: Sequence[UnlinkedContact],
+    policy: PairPolicy,
+    *,
+    identities_of: Identities | None = None,
+) -> ContactMatching:
+    """``identities_of``: ``identities`` under ``policy``, when the caller knows a cheaper way
+    for some contacts."""
+    key = identities_of or (lambda state: identities(state, policy))
     # Each contact's identities, computed once for both passes.
     remaining = [
-        (contact, identities(contact.state, policy))
+        (contact, key(contact.state))
         for contact in sorted(unlinked, key=lambda u: (u.side, u.state.contact_id))
     ]
     pairs: list[ContactPair] = []

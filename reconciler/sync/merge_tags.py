@@ -40,10 +40,14 @@ def initial_tag_base(ctx: LinkContext) -> dict[str, str]:
     both = {key: name for key, name in a_tags.items() if key in b_tags}
     if ctx.open_conflict("tags", TAGS_SCOPE) is not None:
         return both  # held until resolved; plan_tags refreshes or closes it
-    pinned = {key for key in a_tags.keys() | b_tags.keys() if ctx.pins.for_tag(key)}
+    policy = ctx.policy.tags_initial
+    if policy is TagsInitialPolicy.UNION:
+        return both
+    pinned: set[str] = set()
+    if ctx.pins.any_tag_pin:
+        pinned = {key for key in a_tags.keys() | b_tags.keys() if ctx.pins.for_tag(key)}
     only_a = {key: name for key, name in a_tags.items() if key not in pinned}
     only_b = {key: name for key, name in b_tags.items() if key not in pinned}
-    policy = ctx.policy.tags_initial
     if policy is TagsInitialPolicy.A_WINS:
         return {**both, **only_b}
     if policy is TagsInitialPolicy.B_WINS:
