@@ -2,8 +2,9 @@
 
 import pytest
 
+from reconciler.sides.base import CORE_FIELDS
 from reconciler.sides.normalise import normalise_email, normalise_phone
-from reconciler.sync.normalise import email_key, phone_key
+from reconciler.sync.normalise import email_key, normalised_fields, phone_key
 
 
 @pytest.mark.parametrize(
@@ -28,3 +29,13 @@ def test_phone_normal_form(raw: str, region: str, expected: str | None) -> None:
 def test_engine_and_sides_agree_on_email() -> None:
     for raw in ["  Ann@Example.COM ", "", "x@y.z"]:
         assert email_key(raw) == normalise_email(raw)
+
+
+def test_normalised_fields_are_every_core_field_in_order() -> None:
+    assert tuple(normalised_fields({})) == CORE_FIELDS
+    assert normalised_fields({"phone": "555-010-0200", "first_name": " Ann  Lee "}) == {
+        "first_name": "Ann Lee",
+        "last_name": None,
+        "email": None,
+        "phone": "+15550100200",
+    }

@@ -100,6 +100,8 @@ def plan_view(
     )
     if ctx.initial:
         _initial_base(ctx)
+        if _sides_agree(ctx):
+            return out.build()  # the usual new link: its initial base is its whole plan
     plan_fields(ctx)
     plan_tags(ctx)
     plan_notes(ctx)
@@ -144,3 +146,18 @@ def _initial_base(ctx: LinkContext) -> None:
         ),
         payload,
     )
+
+
+def _sides_agree(ctx: LinkContext) -> bool:
+    """Whether a new link's sides already agree on everything, so that the merge rules have
+    nothing to plan after its initial base: every field equal, the same tag keys, every note
+    paired with one of the same body (or notes not read on a side), no open conflict.
+    (tests/sync/test_initial.py checks the rules indeed plan nothing then.)"""
+    a, b = ctx.a, ctx.b
+    if ctx.open or len(ctx.base.fields) != len(CORE_FIELDS):
+        return False
+    if ctx.tags("a").keys() != ctx.tags("b").keys():
+        return False
+    if a.notes is None or b.notes is None:
+        return True
+    return len(a.notes) == len(b.notes) == len(ctx.base.notes)

@@ -12,10 +12,13 @@ import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
 
-from reconciler.sides.base import CORE_FIELDS, CoreField
+from reconciler.sides.base import CoreField
 from reconciler.sides.normalise import normalise_email, normalise_phone
 
 _SPACES = re.compile(r"[ \t]+")
+# What ``note_body`` changes besides NFC: a CR, a line ending in whitespace (``\s`` is exactly
+# ``str.isspace``, what ``rstrip`` strips), a blank first or last line.
+_UNSETTLED = re.compile(r"\r|[^\S\n]\n|\s\Z|\A\n")
 
 # Memo sizes. A plan asks for the same few tag keys and note bodies over and over (every
 # contact's tags; a note's body is compared, hashed and copied several times while its link is
@@ -78,9 +81,13 @@ def normalised_fields(
     fields: Mapping[CoreField, str | None], *, default_region: str = "1"
 ) -> dict[CoreField, str | None]:
     """Every core field in its normal form (missing fields are None)."""
+    # Written out (same order as CORE_FIELDS): every contact of a run passes here.
+    get = fields.get
     return {
-        name: field_value(name, fields.get(name), default_region=default_region)
-        for name in CORE_FIELDS
+        "first_name": name_value(get("first_name")),
+        "last_name": name_value(get("last_name")),
+        "email": email_key(get("email")),
+        "phone": normalise_phone(get("phone"), default_country_code=default_region),
     }
 
 
@@ -92,6 +99,8 @@ def note_body(body: str) -> str:
     A body already canonical is returned as is (the same string object, not a copy: plans hold
     many bodies, and sharing them with the views costs nothing).
     """
+    if not _UNSETTLED.search(body) and unicodedata.is_normalized("NFC", body):
+        return body  # the usual case, found without splitting the text
     text = unicodedata.normalize("NFC", body).replace("\r\n", "\n").replace("\r", "\n")
     lines = [line.rstrip() for line in text.split("\n")]
     canonical = "\n".join(lines).strip("\n")
