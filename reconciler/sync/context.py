@@ -23,7 +23,7 @@ from reconciler.sync.model import (
     RejectedResolution,
     ResolutionChoice,
 )
-from reconciler.sync.normalise import tag_key
+from reconciler.sync.normalise import tag_keyer
 from reconciler.sync.policy import Pins
 
 # Conflict kinds that share a scope namespace: an open conflict of either kind holds the scope.
@@ -58,9 +58,10 @@ def keyed_tags(tags: Mapping[str, str], *, case_insensitive: bool) -> dict[str, 
 
     Two spellings with one key keep the first in sorted order (deterministic).
     """
+    key = tag_keyer(case_insensitive=case_insensitive)
     out: dict[str, str] = {}
     for name in sorted(tags.values()):
-        out.setdefault(tag_key(name, case_insensitive=case_insensitive), name)
+        out.setdefault(key(name), name)
     return out
 
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 
 from reconciler.sides.base import CoreField
 from reconciler.sides.normalise import normalise_email, normalise_phone
 
 _SPACES = re.compile(r"[ \t]+")
-# What ``note_body`` changes besides NFC: a CR, a line ending in whitespace (``\s`` is exactly
-# ``str.isspace``, what ``rstrip`` strips), a blank first or last line.
-_UNSETTLED = re.compile(r"\r|[^\S\n]\n|\s\Z|\A\n")
+# A line (not the last) ending in whitespace: ``\s`` is exactly ``str.isspace``, what
+# ``rstrip`` strips.
+_SPACE_BEFORE_LF = re.compile(r"[^\S\n]\n")
 
 # Memo sizes. A plan asks for the same few tag keys and note bodies over and over (every
 # contact's tags; a note's body is compared, hashed and copied several times while its link is
@@ -31,6 +31,12 @@ _NOTE_MEMO = 1_024
 def tag_key(name: str, *, case_insensitive: bool = True) -> str:
     """The comparison key of a tag: trimmed, inner runs of spaces folded, case-folded."""
     return _folded_tag_key(name) if case_insensitive else _exact_tag_key(name)
+
+
+def tag_keyer(*, case_insensitive: bool = True) -> Callable[[str], str]:
+    """``tag_key`` under one comparison rule, as a one-argument function (for loops over
+    many tags)."""
+    return _folded_tag_key if case_insensitive else _exact_tag_key
 
 
 @lru_cache(maxsize=_TAG_MEMO)
@@ -99,7 +105,13 @@ def note_body(body: str) -> str:
     A body already canonical is returned as is (the same string object, not a copy: plans hold
     many bodies, and sharing them with the views costs nothing).
     """
-    if not _UNSETTLED.search(body) and unicodedata.is_normalized("NFC", body):
+    if (
+        "\r" not in body
+        and not body.startswith("\n")
+        and not body[-1:].isspace()
+        and not _SPACE_BEFORE_LF.search(body)
+        and unicodedata.is_normalized("NFC", body)
+    ):
         return body  # the usual case, found without splitting the text
     text = unicodedata.normalize("NFC", body).replace("\r\n", "\n").replace("\r", "\n")
     lines = [line.rstrip() for line in text.split("\n")]

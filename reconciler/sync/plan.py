@@ -41,7 +41,7 @@ from reconciler.sync.model import (
     Rule,
     UnlinkedContact,
 )
-from reconciler.sync.normalise import tag_key, value_hash
+from reconciler.sync.normalise import tag_key, tag_keyer, value_hash
 from reconciler.sync.policy import PinIndex, other_side, policy_label
 
 __all__ = ["DeleteGuardVerdict", "build_plan", "delete_guard"]
@@ -245,8 +245,8 @@ def _may_create(source: SideName, direction: CreateDirection) -> bool:
 
 
 def _archived(state: ContactState, archive_key: str, policy: PairPolicy) -> bool:
-    ci = policy.tags_case_insensitive
-    return any(tag_key(name, case_insensitive=ci) == archive_key for name in state.tags.values())
+    key = tag_keyer(case_insensitive=policy.tags_case_insensitive)
+    return archive_key in map(key, state.tags.values())
 
 
 def _candidates(
