@@ -13,7 +13,7 @@ Base effect per kind:
 - CREATE_NOTE: the note link pairs the created note (``created_id``) with ``source_note_id``.
 - UPDATE_NOTE: the note link's base body becomes the written body (or per ``settle``).
 - DELETE_NOTE: the note link is dropped (or per ``settle``); none for an unlinked note.
-- ADOPT_BASE: the agreed values in its payload.
+- ADOPT_BASE: the agreed values in its payload (each of its ``notes`` a new note link).
 - ARCHIVE_CONTACT, DELETE_CONTACT, UNLINK_CONTACTS: the link ends (``ends_link``); the base is
   returned unchanged for the record.
 """
@@ -57,7 +57,8 @@ def base_after(
     """The link's base after ``action`` was applied successfully.
 
     ``created_id``: the id of the note or contact the action created (CREATE_NOTE requires it).
-    ``note_link_id``: an id for a note link the action makes (default: ``new_note_link_id``).
+    ``note_link_id``: an id for a note link the action makes (default: ``new_note_link_id``;
+    the note links of an ADOPT_BASE's ``notes`` always take the default).
     Returns None only for a link that has no base yet and an action that does not create one
     (LINK_CONTACTS). Raises ValueError for an action that needs a base on a link without one
     (its initial ADOPT_BASE was not applied first) or a CREATE_NOTE without ``created_id``.
@@ -180,29 +181,38 @@ def _after_note_write(base: LinkBase, action: Action) -> LinkBase:
 def _after_adopt(
     base: LinkBase, payload: Mapping[str, object], note_link_id: str | None, owner: str
 ) -> LinkBase:
-    fields = dict(base.fields)
-    fields.update(_fields(payload.get("fields"), only_present=True))
-    adopted_tags = {str(k): str(v) for k, v in _mapping(payload.get("tags")).items()}
-    tags = adopted_tags if payload.get("initial") else {**base.tags, **adopted_tags}
+    # Parts the payload does not name are shared with the previous base, not copied.
+    fields = base.fields
+    if "fields" in payload:
+        fields = {**base.fields, **_fields(payload["fields"], only_present=True)}
+    tags = base.tags
+    if payload.get("initial"):
+        tags = _tag_names(payload.get("tags"))
+    elif "tags" in payload:
+        tags = {**base.tags, **_tag_names(payload["tags"])}
     if "tags_all" in payload:
-        tags = {str(k): str(v) for k, v in _mapping(payload.get("tags_all")).items()}
-    for key in _strings(payload.get("tags_dropped")):
-        tags.pop(key, None)
+        tags = _tag_names(payload["tags_all"])
+    dropped_tags = _strings(payload.get("tags_dropped"))
+    if dropped_tags:
+        tags = {key: name for key, name in tags.items() if key not in dropped_tags}
     notes = base.notes
     note = _mapping(payload.get("note"))
     if note:
-        a_note_id, b_note_id = str(note["a_note_id"]), str(note["b_note_id"])
-        body = str(note["body"])
-        link_id = (
-            _str_or_none(note.get("note_link_id"))
-            or note_link_id
-            or new_note_link_id(owner, a_note_id, b_note_id)
-        )
-        notes = _put(notes, NoteLinkBase(link_id, a_note_id, b_note_id, body, note_hash(body)))
+        link_id = _str_or_none(note.get("note_link_id")) or note_link_id
+        notes = _put(notes, _adopted_note_link(note, link_id, owner))
+    for entry in _list(payload.get("notes")):
+        notes = _put(notes, _adopted_note_link(_mapping(entry), None, owner))
     dropped = _str_or_none(payload.get("note_dropped"))
     if dropped is not None:
         notes = _without(notes, dropped)
     return LinkBase(fields=fields, tags=tags, notes=notes)
+
+
+def _adopted_note_link(note: Mapping[str, object], link_id: str | None, owner: str) -> NoteLinkBase:
+    a_note_id, b_note_id = str(note["a_note_id"]), str(note["b_note_id"])
+    body = str(note["body"])
+    link_id = link_id or new_note_link_id(owner, a_note_id, b_note_id)
+    return NoteLinkBase(link_id, a_note_id, b_note_id, body, note_hash(body))
 
 
 def _settled_body(current: NoteLinkBase | None, rule: Mapping[str, object]) -> str | None:
@@ -249,7 +259,15 @@ def _mapping(raw: object) -> Mapping[str, object]:
 
 
 def _strings(raw: object) -> list[str]:
-    return [str(item) for item in raw] if isinstance(raw, list | tuple) else []
+    return [str(item) for item in _list(raw)]
+
+
+def _list(raw: object) -> list[object] | tuple[object, ...]:
+    return cast(list[object], raw) if isinstance(raw, list | tuple) else []
+
+
+def _tag_names(raw: object) -> dict[str, str]:
+    return {str(key): str(name) for key, name in _mapping(raw).items()}
 
 
 def _str_or_none(raw: object) -> str | None:

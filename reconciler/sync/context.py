@@ -23,7 +23,7 @@ from reconciler.sync.model import (
     RejectedResolution,
     ResolutionChoice,
 )
-from reconciler.sync.normalise import tag_key
+from reconciler.sync.normalise import tag_keyer
 from reconciler.sync.policy import Pins
 
 # Conflict kinds that share a scope namespace: an open conflict of either kind holds the scope.
@@ -58,9 +58,10 @@ def keyed_tags(tags: Mapping[str, str], *, case_insensitive: bool) -> dict[str, 
 
     Two spellings with one key keep the first in sorted order (deterministic).
     """
+    key = tag_keyer(case_insensitive=case_insensitive)
     out: dict[str, str] = {}
     for name in sorted(tags.values()):
-        out.setdefault(tag_key(name, case_insensitive=case_insensitive), name)
+        out.setdefault(key(name), name)
     return out
 
 
@@ -114,7 +115,11 @@ class LinkContext:
     initial: bool  # the link had no base when planning began
     open: dict[tuple[str, str], OpenConflictRef]
     out: LinkPlanBuilder
+    # A link this plan creates: its actions and conflicts carry this ref and no link id.
+    link_ref: str | None = None
     held: set[str] = field(default_factory=set)  # scopes this plan leaves untouched
+    # keyed_tags of A and B, computed once (every merge rule reads them).
+    _keyed: dict[SideName, dict[str, str]] = field(default_factory=dict)
 
     def state(self, side: SideName) -> ContactState:
         return self.a if side == "a" else self.b
@@ -151,7 +156,14 @@ class LinkContext:
         )
 
     def tags(self, side: SideName) -> dict[str, str]:
-        return keyed_tags(self.state(side).tags, case_insensitive=self.policy.tags_case_insensitive)
+        """The side's tags by key under this pair's policy (shared: do not modify)."""
+        keyed = self._keyed.get(side)
+        if keyed is None:
+            keyed = keyed_tags(
+                self.state(side).tags, case_insensitive=self.policy.tags_case_insensitive
+            )
+            self._keyed[side] = keyed
+        return keyed
 
     def base_tags(self) -> dict[str, str]:
         return keyed_tags(self.base.tags, case_insensitive=self.policy.tags_case_insensitive)
@@ -170,11 +182,11 @@ class LinkContext:
                 kind=kind,
                 reason=reason,
                 side=side,
-                link_id=self.view.link_id,
+                link_id=self._link_id(),
                 contact_id=self.contact_id(side),
                 source_side=source_side,
                 source_id=None if source_side is None else self.contact_id(source_side),
-                payload=dict(payload),
+                payload=self._payload(payload),
             )
         )
 
@@ -183,10 +195,19 @@ class LinkContext:
             Action(
                 kind=ActionKind.ADOPT_BASE,
                 reason=reason,
-                link_id=self.view.link_id,
-                payload=dict(payload),
+                link_id=self._link_id(),
+                payload=self._payload(payload),
             )
         )
+
+    def _link_id(self) -> str | None:
+        return self.view.link_id if self.link_ref is None else None
+
+    def _payload(self, payload: Mapping[str, object]) -> dict[str, object]:
+        out = dict(payload)
+        if self.link_ref is not None:
+            out["link_ref"] = self.link_ref
+        return out
 
     def conflict(
         self,
@@ -201,11 +222,12 @@ class LinkContext:
         spec = ConflictSpec(
             kind=existing.kind if existing is not None else kind,
             scope=scope,
-            link_id=self.view.link_id,
+            link_id=self._link_id(),
             base_value=base_value,
             a_value=a_value,
             b_value=b_value,
             reason=reason,
+            link_ref=self.link_ref,
         )
         self.out.open_conflict(spec, existing)
         self.held.add(scope)

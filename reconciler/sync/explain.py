@@ -37,11 +37,20 @@ def field_compared(
 def tags_compared(
     base: Iterable[str] | None, a: Iterable[str], b: Iterable[str]
 ) -> dict[str, str | None]:
-    return {
-        "tags.base": None if base is None else tags_hash(base),
-        "tags.a": tags_hash(a),
-        "tags.b": tags_hash(b),
-    }
+    # Usually two or all three sets are equal: each distinct set is hashed once.
+    a_keys, b_keys = sorted(a), sorted(b)
+    a_hash = value_hash("\n".join(a_keys))
+    b_hash = a_hash if b_keys == a_keys else value_hash("\n".join(b_keys))
+    base_hash: str | None = None
+    if base is not None:
+        base_keys = sorted(base)
+        if base_keys == a_keys:
+            base_hash = a_hash
+        elif base_keys == b_keys:
+            base_hash = b_hash
+        else:
+            base_hash = value_hash("\n".join(base_keys))
+    return {"tags.base": base_hash, "tags.a": a_hash, "tags.b": b_hash}
 
 
 def merge_compared(*parts: Mapping[str, str | None]) -> dict[str, str | None]:

@@ -5,19 +5,20 @@ identity is shared by several contacts on one side (or both), nobody is linked o
 group becomes a CONTACT_MATCH conflict (its scope is the identity), because guessing wrong
 would merge two people. Contacts in an ambiguous email group are not tried again by phone.
 
-Notes pair by normalised body hash, one to one; equal hashes pair in note id order.
+Notes pair by normalised body hash (``NoteState.hash``), one to one; equal hashes pair in note
+id order.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from reconciler.sides.base import SideName
 from reconciler.sync.model import ContactState, NoteState, PairPolicy, UnlinkedContact
-from reconciler.sync.normalise import email_key, note_hash, phone_key
+from reconciler.sync.normalise import email_key, phone_key
 
 Via = Literal["email", "phone"]
 
@@ -55,16 +56,31 @@ def identities(state: ContactState, policy: PairPolicy) -> tuple[str | None, str
     )
 
 
-def match_contacts(unlinked: Sequence[UnlinkedContact], policy: PairPolicy) -> ContactMatching:
-    remaining = sorted(unlinked, key=lambda u: (u.side, u.state.contact_id))
+Identities = Callable[[ContactState], tuple[str | None, str | None]]
+
+
+def match_contacts(
+    unlinked: Sequence[UnlinkedContact],
+    policy: PairPolicy,
+    *,
+    identities_of: Identities | None = None,
+) -> ContactMatching:
+    """``identities_of``: ``identities`` under ``policy``, when the caller knows a cheaper way
+    for some contacts."""
+    key = identities_of or (lambda state: identities(state, policy))
+    # Each contact's identities, computed once for both passes.
+    remaining = [
+        (contact, key(contact.state))
+        for contact in sorted(unlinked, key=lambda u: (u.side, u.state.contact_id))
+    ]
     pairs: list[ContactPair] = []
     ambiguous: list[AmbiguousMatch] = []
     for via, index in (("email", 0), ("phone", 1)):
         groups: dict[str, dict[SideName, list[UnlinkedContact]]] = defaultdict(
             lambda: {"a": [], "b": []}
         )
-        for contact in remaining:
-            identity = identities(contact.state, policy)[index]
+        for contact, keys in remaining:
+            identity = keys[index]
             if identity is not None:
                 groups[identity][contact.side].append(contact)
         taken: set[tuple[SideName, str]] = set()
@@ -85,8 +101,10 @@ def match_contacts(unlinked: Sequence[UnlinkedContact], policy: PairPolicy) -> C
                     )
                 )
             taken.update((c.side, c.state.contact_id) for c in (*on_a, *on_b))
-        remaining = [c for c in remaining if (c.side, c.state.contact_id) not in taken]
-    return ContactMatching(tuple(pairs), tuple(ambiguous), tuple(remaining))
+        remaining = [
+            (c, keys) for c, keys in remaining if (c.side, c.state.contact_id) not in taken
+        ]
+    return ContactMatching(tuple(pairs), tuple(ambiguous), tuple(c for c, _ in remaining))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,21 +115,31 @@ class NoteMatching:
 
 
 def match_notes(a_notes: Iterable[NoteState], b_notes: Iterable[NoteState]) -> NoteMatching:
-    """Pair unlinked notes of one link by body hash, one to one, in note id order."""
-    by_hash: dict[str, tuple[list[NoteState], list[NoteState]]] = defaultdict(lambda: ([], []))
-    for note in sorted(a_notes, key=lambda n: n.note_id):
-        by_hash[note_hash(note.body)][0].append(note)
-    for note in sorted(b_notes, key=lambda n: n.note_id):
-        by_hash[note_hash(note.body)][1].append(note)
+    """Pair unlinked notes of one link by body hash, one to one, in note id order: the k-th
+    note of a hash on A (by id) pairs with the k-th of that hash on B.
+
+    The hash is the note's own ``NoteState.hash`` (``note_hash`` of its body, computed once when
+    the note was read), not recomputed here."""
+    on_b: dict[str, list[NoteState]] = {}
+    for note in sorted(b_notes, key=_note_id):
+        on_b.setdefault(note.hash, []).append(note)
+    taken: dict[str, int] = {}  # per hash, how many of its B notes are paired
     pairs: list[tuple[NoteState, NoteState]] = []
     a_only: list[NoteState] = []
-    b_only: list[NoteState] = []
-    for on_a, on_b in by_hash.values():
-        pairs.extend(zip(on_a, on_b, strict=False))
-        a_only.extend(on_a[len(on_b) :])
-        b_only.extend(on_b[len(on_a) :])
-    return NoteMatching(
-        tuple(sorted(pairs, key=lambda p: (p[0].note_id, p[1].note_id))),
-        tuple(sorted(a_only, key=lambda n: n.note_id)),
-        tuple(sorted(b_only, key=lambda n: n.note_id)),
-    )
+    for note in sorted(a_notes, key=_note_id):
+        body_hash = note.hash
+        candidates = on_b.get(body_hash, ())
+        used = taken.get(body_hash, 0)
+        if used < len(candidates):
+            pairs.append((note, candidates[used]))
+            taken[body_hash] = used + 1
+        else:
+            a_only.append(note)
+    b_only = [note for h, notes in on_b.items() for note in notes[taken.get(h, 0) :]]
+    pairs.sort(key=lambda p: (p[0].note_id, p[1].note_id))
+    b_only.sort(key=_note_id)
+    return NoteMatching(tuple(pairs), tuple(a_only), tuple(b_only))
+
+
+def _note_id(note: NoteState) -> str:
+    return note.note_id

@@ -31,7 +31,12 @@ Value = str | None
 
 def plan_fields(ctx: LinkContext) -> None:
     groups = ActionGroups()
+    a, b, base = ctx.a.fields, ctx.b.fields, ctx.base.fields
     for name in CORE_FIELDS:
+        value = a.get(name)
+        agreed = value == b.get(name) and name in base and base[name] == value
+        if agreed and ("field", name) not in ctx.open:
+            continue  # agreed and unchanged, no conflict to settle: nothing to plan
         _FieldPlanner(ctx, groups, name).plan()
     groups.emit(lambda group: _emit(ctx, group))
 

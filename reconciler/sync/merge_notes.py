@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.sides.base import SideName
+from reconciler.sync.base import new_note_link_id
 from reconciler.sync.context import OUTDATED_RESOLUTION, LinkContext
 from reconciler.sync.explain import note_compared
 from reconciler.sync.groups import Why
@@ -44,13 +45,32 @@ def plan_notes(ctx: LinkContext) -> None:
     if a_notes is None or b_notes is None:
         return
     links = sorted(ctx.base.notes, key=lambda nl: nl.note_link_id)
-    for note_link in links:
-        _NoteLinkPlanner(ctx, note_link).plan()
+    if not ctx.initial:
+        # (A new link's note links are the notes its sides have in common, by body hash,
+        # just recorded by its initial base: nothing to merge.)
+        for note_link in links:
+            _NoteLinkPlanner(ctx, note_link).plan()
     known = {nl.note_link_id for nl in links}
     for (group, scope), ref in sorted(ctx.open.items()):
         if group == "note" and scope not in known:
             ctx.out.close(ref)  # its note link no longer exists
     _plan_new_notes(ctx)
+
+
+def initial_note_links(ctx: LinkContext) -> tuple[NoteLinkBase, ...]:
+    """A new link's notes that are the same on both sides (paired by body hash, as
+    ``_plan_new_notes`` pairs them): the note links its initial base starts with, under the ids
+    apply gives them (``base.new_note_link_id``). None unless both note lists are fresh."""
+    a_notes, b_notes = ctx.a.notes, ctx.b.notes
+    if a_notes is None or b_notes is None:
+        return ()
+    links = []
+    for a_note, b_note in match_notes(a_notes.values(), b_notes.values()).pairs:
+        link_id = new_note_link_id(ctx.view.link_id, a_note.note_id, b_note.note_id)
+        # note_body is idempotent: the canonical body's hash is the note's own.
+        body = note_body(a_note.body)
+        links.append(NoteLinkBase(link_id, a_note.note_id, b_note.note_id, body, a_note.hash))
+    return tuple(links)
 
 
 def _same_text(x: object, y: object) -> bool:
@@ -302,6 +322,9 @@ class _NoteLinkPlanner:
 def _plan_new_notes(ctx: LinkContext) -> None:
     """Notes no link knows: pair equal bodies across sides, create the rest on the other side.
 
+    (A new link has no such pairs left: its initial base already holds them, see
+    ``initial_note_links``.)
+
     Under a contact or pair pin the pinned side is authoritative: a note that only the other
     side has is deleted there (its body is kept in the action's ``replaced``).
     """
@@ -310,10 +333,11 @@ def _plan_new_notes(ctx: LinkContext) -> None:
     assert b_notes is not None
     linked_a = {nl.a_note_id for nl in ctx.base.notes}
     linked_b = {nl.b_note_id for nl in ctx.base.notes}
-    matching = match_notes(
-        [n for n in a_notes.values() if n.note_id not in linked_a],
-        [n for n in b_notes.values() if n.note_id not in linked_b],
-    )
+    new_a = [n for n in a_notes.values() if n.note_id not in linked_a]
+    new_b = [n for n in b_notes.values() if n.note_id not in linked_b]
+    if not new_a and not new_b:
+        return
+    matching = match_notes(new_a, new_b)
     for a_note, b_note in matching.pairs:
         ctx.adopt(
             Why(Rule.NOTE_MATCH).reason(

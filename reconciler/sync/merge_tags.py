@@ -13,6 +13,8 @@ policy an ordinary merge that a partial failure cannot derail:
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from reconciler.sides.base import SideName
 from reconciler.sync.context import TAGS_SCOPE, LinkContext, keyed_tags
 from reconciler.sync.explain import tags_compared, tags_hash
@@ -38,10 +40,14 @@ def initial_tag_base(ctx: LinkContext) -> dict[str, str]:
     both = {key: name for key, name in a_tags.items() if key in b_tags}
     if ctx.open_conflict("tags", TAGS_SCOPE) is not None:
         return both  # held until resolved; plan_tags refreshes or closes it
-    pinned = {key for key in a_tags.keys() | b_tags.keys() if ctx.pins.for_tag(key)}
+    policy = ctx.policy.tags_initial
+    if policy is TagsInitialPolicy.UNION:
+        return both
+    pinned: set[str] = set()
+    if ctx.pins.any_tag_pin:
+        pinned = {key for key in a_tags.keys() | b_tags.keys() if ctx.pins.for_tag(key)}
     only_a = {key: name for key, name in a_tags.items() if key not in pinned}
     only_b = {key: name for key, name in b_tags.items() if key not in pinned}
-    policy = ctx.policy.tags_initial
     if policy is TagsInitialPolicy.A_WINS:
         return {**both, **only_b}
     if policy is TagsInitialPolicy.B_WINS:
@@ -88,8 +94,13 @@ class _TagPlanner:
         self.groups = ActionGroups()
         self.a = ctx.tags("a")
         self.b = ctx.tags("b")
-        self.base = ctx.base_tags()
-        self.compared = tags_compared(self.base, self.a, self.b)
+        # A new link's tag base was just made from the sides' keyed tags: already keyed.
+        self.base = dict(ctx.base.tags) if ctx.initial else ctx.base_tags()
+
+    @cached_property
+    def compared(self) -> dict[str, str | None]:
+        """The tag sets' hashes, for reasons: only computed if something is planned."""
+        return tags_compared(self.base, self.a, self.b)
 
     def side_tags(self, side: SideName) -> dict[str, str]:
         return self.a if side == "a" else self.b
@@ -112,7 +123,12 @@ class _TagPlanner:
             merge = Why(Rule.TAGS_INITIAL, label)
         else:
             merge = Why(Rule.TAGS_MERGE)
-        for key in sorted(self.a.keys() | self.b.keys() | self.base.keys()):
+        keys = self.a.keys() | self.b.keys() | self.base.keys()
+        if not self.ctx.pins.any_tag_pin:
+            # Without pins a held tag set gets nothing, and neither does a key that both sides
+            # and the base hold (kept, nothing to write): only the others are planned.
+            keys = set() if held else keys - (self.a.keys() & self.b.keys() & self.base.keys())
+        for key in sorted(keys):
             pin = self.ctx.pins.for_tag(key)
             if pin is not None and pin.pin is not None:
                 pinned = pin.pin

@@ -348,9 +348,11 @@ class Action:
     - UNLINK_CONTACTS: {"retire"?: {"side", "contact_id"}} ends the link, writes nothing.
     - ADOPT_BASE: {"initial"?: true, "fields"?: {...}, "tags"?: {key: name},
       "tags_dropped"?: [keys], "tags_all"?: {key: name},
-      "note"?: {note_link_id | None, a_note_id, b_note_id, body}, "note_dropped"?: note_link_id}.
+      "note"?: {note_link_id | None, a_note_id, b_note_id, body}, "note_dropped"?: note_link_id,
+      "notes"?: [{a_note_id, b_note_id, body}]}.
       ``initial`` creates the base of a link that has none (its ``tags`` then replace the tag
-      base wholesale); otherwise entries are set one by one.
+      base wholesale; its ``notes`` are the notes both sides already have, each a new note
+      link); otherwise entries are set one by one.
       ``tags_all`` replaces the tag base wholesale (re-filing it under the current tag keys).
     - "replaced" keeps the value a write overwrote, so every overwrite is recoverable from the
       journal/audit log (reasons carry only its hash).

@@ -9,18 +9,44 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 
-from reconciler.sides.base import CORE_FIELDS, CoreField
+from reconciler.sides.base import CoreField
 from reconciler.sides.normalise import normalise_email, normalise_phone
 
 _SPACES = re.compile(r"[ \t]+")
+# A line (not the last) ending in whitespace: ``\s`` is exactly ``str.isspace``, what
+# ``rstrip`` strips.
+_SPACE_BEFORE_LF = re.compile(r"[^\S\n]\n")
+
+# Memo sizes. A plan asks for the same few tag keys and note bodies over and over (every
+# contact's tags; a note's body is compared, hashed and copied several times while its link is
+# planned): memoising by the raw text makes each a dict lookup. Bounded, so a long-lived
+# process keeps at most this many texts alive; note bodies are only reused within one link.
+_TAG_MEMO = 16_384
+_NOTE_MEMO = 1_024
 
 
 def tag_key(name: str, *, case_insensitive: bool = True) -> str:
     """The comparison key of a tag: trimmed, inner runs of spaces folded, case-folded."""
-    key = _SPACES.sub(" ", unicodedata.normalize("NFC", name).strip())
-    return key.casefold() if case_insensitive else key
+    return _folded_tag_key(name) if case_insensitive else _exact_tag_key(name)
+
+
+def tag_keyer(*, case_insensitive: bool = True) -> Callable[[str], str]:
+    """``tag_key`` under one comparison rule, as a one-argument function (for loops over
+    many tags)."""
+    return _folded_tag_key if case_insensitive else _exact_tag_key
+
+
+@lru_cache(maxsize=_TAG_MEMO)
+def _exact_tag_key(name: str) -> str:
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", name).strip())
+
+
+@lru_cache(maxsize=_TAG_MEMO)
+def _folded_tag_key(name: str) -> str:
+    return _exact_tag_key(name).casefold()
 
 
 def email_key(email: str | None) -> str | None:
@@ -61,22 +87,39 @@ def normalised_fields(
     fields: Mapping[CoreField, str | None], *, default_region: str = "1"
 ) -> dict[CoreField, str | None]:
     """Every core field in its normal form (missing fields are None)."""
+    # Written out (same order as CORE_FIELDS): every contact of a run passes here.
+    get = fields.get
     return {
-        name: field_value(name, fields.get(name), default_region=default_region)
-        for name in CORE_FIELDS
+        "first_name": name_value(get("first_name")),
+        "last_name": name_value(get("last_name")),
+        "email": email_key(get("email")),
+        "phone": normalise_phone(get("phone"), default_country_code=default_region),
     }
 
 
+@lru_cache(maxsize=_NOTE_MEMO)
 def note_body(body: str) -> str:
     """The canonical text of a note: NFC, LF line ends, no trailing spaces, no edge blank lines.
 
     HighLevel may re-render whitespace; two bodies that differ only there are the same note.
+    A body already canonical is returned as is (the same string object, not a copy: plans hold
+    many bodies, and sharing them with the views costs nothing).
     """
+    if (
+        "\r" not in body
+        and not body.startswith("\n")
+        and not body[-1:].isspace()
+        and not _SPACE_BEFORE_LF.search(body)
+        and unicodedata.is_normalized("NFC", body)
+    ):
+        return body  # the usual case, found without splitting the text
     text = unicodedata.normalize("NFC", body).replace("\r\n", "\n").replace("\r", "\n")
     lines = [line.rstrip() for line in text.split("\n")]
-    return "\n".join(lines).strip("\n")
+    canonical = "\n".join(lines).strip("\n")
+    return body if canonical == body else canonical
 
 
+@lru_cache(maxsize=_NOTE_MEMO)
 def note_hash(body: str) -> str:
     return hashlib.sha256(note_body(body).encode("utf-8")).hexdigest()[:32]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reconciler.sync.base import new_note_link_id
 from reconciler.sync.diff import plan_link
 from reconciler.sync.model import (
     ActionKind,
@@ -198,6 +199,31 @@ def test_new_notes_matched_by_hash_not_duplicated() -> None:
     # The second "Meeting at 3" on A is a note of its own: it is created once on B.
     create = only(plan, ActionKind.CREATE_NOTE, "b")
     assert create.payload["source_note_id"] == "a3"
+
+
+def test_new_link_starts_with_the_notes_both_sides_have_in_its_initial_base() -> None:
+    a = contact("ca", note_bodies={"a1": "Meeting at 3", "a2": "Only on A"})
+    b = contact("cb", note_bodies={"b1": "Meeting at 3  \r\n"})
+    plan = plan_link(view(a, b, None), PairPolicy(), (), NOW)
+    # One ADOPT_BASE records the fields, tags and matched notes; no NOTE_MATCH adoption.
+    assert summary(plan) == [("adopt_base", None), ("create_note", "b")]
+    initial = plan.actions[0]
+    assert initial.payload["notes"] == [
+        {"a_note_id": "a1", "b_note_id": "b1", "body": "Meeting at 3"}
+    ]
+    assert initial.reason.rule is Rule.INITIAL_BASE
+    assert initial.reason.compared["notes"] is not None
+    assert plan.actions[1].payload["source_note_id"] == "a2"
+    final_a, final_b, final_base = execute(plan, a, b, None)
+    assert final_base is not None
+    matched = next(nl for nl in final_base.notes if nl.a_note_id == "a1")
+    assert (matched.note_link_id, matched.b_note_id, matched.body) == (
+        new_note_link_id("L1", "a1", "b1"),
+        "b1",
+        "Meeting at 3",
+    )
+    assert len(final_base.notes) == 2
+    assert summary(plan_link(view(final_a, final_b, final_base), PairPolicy(), (), NOW)) == []
 
 
 def test_new_note_created_on_other_side() -> None:
