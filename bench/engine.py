@@ -27,7 +27,9 @@ in this order on one pair (each N in a fresh child process, so that its peak RSS
 Prints a table: wall time of each run (``reconcile`` only; filling the sides is not counted),
 what it applied, conflicts opened, requests per side, and the process's peak RSS after it
 (``ru_maxrss``: the memory sides' 2 x N people are in it; their own size is printed first).
-``--profile`` writes a cProfile of each run to ``bench/profiles/`` and prints its top lines.
+``--profile`` writes a cProfile of each run to ``bench/profiles/`` and prints its top lines;
+``--phases`` prints each run's steps (snapshot, notes, plan, apply, finish) with their wall
+time and the peak RSS after them.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import functools
 import gc
 import json
 import multiprocessing
@@ -44,6 +47,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -112,7 +116,7 @@ def _change(a: MemorySide, b: MemorySide, count: int, rng: random.Random) -> Non
     """1% changed on each side, 0.5% changed on both, 0.5% deleted on B (see the docstring)."""
     ids_a = {c.email: c.id for c in a.user.contacts()}
     ids_b = {c.email: c.id for c in b.user.contacts()}
-    shared = sorted(e for e in ids_a if e in ids_b)
+    shared = sorted(e for e in ids_a if e is not None and e in ids_b)
     rng.shuffle(shared)
     one, clash, gone = count // 100, count // 200, count // 200
     plan = {
@@ -206,9 +210,56 @@ async def _bench(count: int, scenarios: list[str], profile: bool) -> list[Row]:
     return rows
 
 
+def _time_phases() -> None:
+    """Wrap the steps ``run.py`` calls so that each prints its wall time (``--phases``)."""
+    from reconciler.sync import run as run_module
+
+    def report(name: str, began: float) -> None:
+        took = time.perf_counter() - began
+        print(f"   {name:<18} {took:7.2f} s   peak RSS {_rss_mb():5.0f} MB", flush=True)
+
+    def timed_async(name: str, fn: Callable[..., Awaitable[object]]) -> Callable[..., object]:
+        @functools.wraps(fn)
+        async def wrapper(*args: object, **kwargs: object) -> object:
+            began = time.perf_counter()
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                report(name, began)
+
+        return wrapper
+
+    def timed(name: str, fn: Callable[..., object]) -> Callable[..., object]:
+        @functools.wraps(fn)
+        def wrapper(*args: object, **kwargs: object) -> object:
+            began = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                report(name, began)
+
+        return wrapper
+
+    # Names run.py imported (it calls them through its own module namespace).
+    for name in ("snapshot_contacts", "recover", "collect_work", "read_notes", "build_views"):
+        setattr(run_module, name, timed_async(name, getattr(run_module, name)))
+    setattr(run_module, "finish", timed_async("finish", getattr(run_module, "finish")))  # noqa: B009, B010
+    setattr(run_module, "build_plan", timed("build_plan", getattr(run_module, "build_plan")))  # noqa: B009, B010
+    apply_step = getattr(run_module, "Executor")  # noqa: B009
+    setattr(apply_step, "run", timed_async("apply", apply_step.run))  # noqa: B010
+    steps = run_module._Run
+    setattr(steps, "_select_notes", timed_async("select_notes", steps._select_notes))  # noqa: B010
+
+
 def _child(
-    count: int, scenarios: list[str], profile: bool, out: multiprocessing.Queue[list[Row]]
+    count: int,
+    scenarios: list[str],
+    profile: bool,
+    phases: bool,
+    out: multiprocessing.Queue[list[Row]],
 ) -> None:
+    if phases:
+        _time_phases()
     out.put(asyncio.run(_bench(count, scenarios, profile)))
 
 
@@ -231,13 +282,16 @@ def main() -> int:
     parser.add_argument("--contacts", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--profile", action="store_true", help="cProfile each run")
+    parser.add_argument("--phases", action="store_true", help="time each step of each run")
     args = parser.parse_args()
     scenarios = [s for s in SCENARIOS if s in args.scenarios]  # always in their order
     rows: list[Row] = []
     context = multiprocessing.get_context("spawn")
     for count in args.contacts:
         queue: multiprocessing.Queue[list[Row]] = context.Queue()
-        child = context.Process(target=_child, args=(count, scenarios, args.profile, queue))
+        child = context.Process(
+            target=_child, args=(count, scenarios, args.profile, args.phases, queue)
+        )
         child.start()
         rows.extend(queue.get())
         child.join()
