@@ -16,6 +16,13 @@ pair by now): the run's task is cancelled and ``hold`` raises ``LeaseLostError``
 ``PairBusyError``). Cancelling is what a crash does; the write journal makes it safe (the next
 run finishes the work).
 
+The renewer alone notices a loss only when it next runs: a process that stalls past the ttl
+(CPU starvation, a long pause) resumes with its run possibly first in line, while another
+process already runs the pair. So ``fence`` also checks, before every wave of side writes (the
+engine's ``intent_committed`` step), that the lease is still known to be valid by this
+process's own clock, and stops the run with ``LeaseLostError`` otherwise: a run that may have
+lost its lease makes no further calls (at most the wave already in flight completes).
+
 Why an upsert and not ``SELECT ... FOR UPDATE SKIP LOCKED`` or an advisory lock: the lease must
 outlive the transaction that takes it (a run spans many transactions and connections), and
 must survive a lost connection without freeing the pair early; a row with a holder and an
@@ -38,6 +45,8 @@ from reconciler.errors import PairBusyError, StoreError
 from reconciler.store import repo_pairs
 from reconciler.store.db import Store
 from reconciler.store.types import utcnow
+from reconciler.sync.model import Action
+from reconciler.sync.runtime import NoHooks, RunHooks
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +83,7 @@ class LeaseKeeper:
         self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
         self._held: set[str] = set()
+        self._expires: dict[str, datetime] = {}  # pair -> when our lease runs out, as we know
 
     @property
     def held(self) -> frozenset[str]:
@@ -91,8 +101,10 @@ class LeaseKeeper:
         if lock.locked():
             raise PairBusyError(f"pair {pair_id} is being run by this process")
         async with lock:
+            taken_at = self._clock()
             if not await self._acquire(pair_id):
                 raise PairBusyError(f"pair {pair_id} is being run by another process")
+            self._expires[pair_id] = taken_at + self.ttl
             self._held.add(pair_id)
             owner = asyncio.current_task()
             lost = asyncio.Event()
@@ -113,8 +125,24 @@ class LeaseKeeper:
                 with contextlib.suppress(asyncio.CancelledError):
                     await renewer
                 self._held.discard(pair_id)
+                self._expires.pop(pair_id, None)
                 # After a loss the row may be another holder's: release only deletes ours.
                 await self._release(pair_id)
+
+    def check(self, pair_id: str) -> None:
+        """``LeaseLostError`` unless this process holds the pair's lease and, by its own clock,
+        the lease has not run out."""
+        expires = self._expires.get(pair_id)
+        if pair_id not in self._held or expires is None or self._clock() >= expires:
+            raise LeaseLostError(
+                f"lease on pair {pair_id} may have run out (not renewed in time); run stopped "
+                "before its next writes"
+            )
+
+    def fence(self, pair_id: str, hooks: RunHooks | None = None) -> RunHooks:
+        """Run hooks that check the lease before each wave of side writes (see the module
+        docstring), then call ``hooks``."""
+        return _LeaseFence(self, pair_id, hooks or NoHooks())
 
     async def _acquire(self, pair_id: str) -> bool:
         async with self.store.transaction() as s:
@@ -126,9 +154,10 @@ class LeaseKeeper:
         self, pair_id: str, owner: asyncio.Task[object] | None, lost: asyncio.Event
     ) -> None:
         period = self.ttl.total_seconds() / 3
-        expires = self._clock() + self.ttl
+        expires = self._expires.get(pair_id) or self._clock() + self.ttl
         while True:
             await asyncio.sleep(period)
+            asked_at = self._clock()
             try:
                 renewed = await self._acquire(pair_id)
             except StoreError as exc:
@@ -136,7 +165,8 @@ class LeaseKeeper:
                 log.warning("lease renewal failed", extra={"pair_id": pair_id, "error": str(exc)})
                 renewed = None
             if renewed:
-                expires = self._clock() + self.ttl
+                # Counted from before the request: the row's expiry is at least that late.
+                expires = self._expires[pair_id] = asked_at + self.ttl
                 continue
             if renewed is False or self._clock() >= expires:
                 log.error(
@@ -158,3 +188,13 @@ class LeaseKeeper:
     async def _release_now(self, pair_id: str) -> None:
         async with self.store.transaction() as s:
             await repo_pairs.release_lease(s, pair_id, self.holder)
+
+
+class _LeaseFence:
+    def __init__(self, keeper: LeaseKeeper, pair_id: str, inner: RunHooks) -> None:
+        self.keeper, self.pair_id, self.inner = keeper, pair_id, inner
+
+    async def step(self, name: str, *, action: Action | None = None) -> None:
+        if name == "intent_committed":  # the intents are stored; the calls come next
+            self.keeper.check(self.pair_id)
+        await self.inner.step(name, action=action)

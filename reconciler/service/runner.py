@@ -143,7 +143,7 @@ class PairRunner:
                             dry_run=dry_run,
                             trigger=trigger,
                             clock=self.clock,
-                            hooks=hooks,
+                            hooks=self.leases.fence(pair_id, hooks),
                             full_scan=full_scan,
                         )
                         self._observe(report, trigger, time.monotonic() - started, sides)

@@ -16,6 +16,7 @@ from reconciler.store import repo_pairs
 from reconciler.store.db import Store
 from reconciler.store.schema import table_of
 from reconciler.store.tables import PairLeaseRow
+from reconciler.sync.model import Action
 from tests.service.conftest import highlevel_pair
 from tests.service.memory import MemoryWorld, PauseAt, memory_pair
 
@@ -165,3 +166,45 @@ async def test_a_run_that_loses_its_lease_is_stopped_and_reported(store: Store) 
     assert outcome.report is None
     assert outcome.skipped == "lease_lost"
     assert runner.metrics.errors.value(component="lease") == 1
+
+
+class _Stall:
+    """Run hooks: at ``name`` the process 'stalls' past its lease (the keeper's clock jumps)
+    without the renewer getting a turn, as under CPU starvation or a long pause."""
+
+    def __init__(self, clock: _Clock, name: str, by: timedelta) -> None:
+        self.clock, self.name, self.by = clock, name, by
+
+    async def step(self, name: str, *, action: Action | None = None) -> None:
+        if name == self.name:
+            self.clock.now += self.by
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_a_run_that_may_have_lost_its_lease_makes_no_more_writes(store: Store) -> None:
+    """Fencing: the renewer notices a loss only when it next runs; a run resuming from a stall
+    longer than the ttl must not write before then (another process may run the pair)."""
+    world = MemoryWorld()
+    pair_id = await memory_pair(store, "m")
+    sides = world.pair(pair_id)
+    sides.a.user.populate(3, seed=4)
+    clock = _Clock()
+    runner = PairRunner(store, LeaseKeeper(store, ttl=30, clock=clock), world.open)
+
+    stalled = _Stall(clock, "snapshot_done", timedelta(seconds=31))
+    outcome = await runner.run(pair_id, trigger="manual", hooks=stalled)
+
+    assert outcome.skipped == "lease_lost"
+    assert sides.b.user.contacts() == []  # not one create was sent
+    assert sides.b.usage().requests.get("create_contact", 0) == 0
+    again = await runner.run(pair_id, trigger="manual")
+    assert again.report is not None
+    assert again.report.status == "succeeded"
+    assert len(sides.b.user.contacts()) == 3
