@@ -115,6 +115,10 @@ def resolution_from_json(data: Mapping[str, Any]) -> Resolution:
 
 def action_to_json(action: Action) -> JSONDict:
     """The whole action (kind, target, payload, reason): what the journal keeps as intent."""
+    return _action_document(action, _plain(dict(action.payload)))
+
+
+def _action_document(action: Action, payload: object) -> JSONDict:
     return {
         "kind": action.kind.value,
         "side": action.side,
@@ -122,7 +126,7 @@ def action_to_json(action: Action) -> JSONDict:
         "contact_id": action.contact_id,
         "source_side": action.source_side,
         "source_id": action.source_id,
-        "payload": _plain(dict(action.payload)),
+        "payload": payload,
         "reason": reason_to_json(action.reason),
     }
 
@@ -131,20 +135,7 @@ def encode_action(action: Action) -> EncodedJSON:
     """``action_to_json`` encoded, the same text in one pass: the encoder walks the payload
     itself (``_unplain`` covers what it cannot write), instead of a converted copy first. A
     run encodes every action it applies (its audit row), so this is on the hot path."""
-    return EncodedJSON(
-        _ACTION_ENCODER.encode(
-            {
-                "kind": action.kind.value,
-                "side": action.side,
-                "link_id": action.link_id,
-                "contact_id": action.contact_id,
-                "source_side": action.source_side,
-                "source_id": action.source_id,
-                "payload": action.payload,
-                "reason": reason_to_json(action.reason),
-            }
-        )
-    )
+    return EncodedJSON(_ACTION_ENCODER.encode(_action_document(action, action.payload)))
 
 
 def action_from_json(data: Mapping[str, Any]) -> Action:
