@@ -18,10 +18,10 @@ run finishes the work).
 
 The renewer alone notices a loss only when it next runs: a process that stalls past the ttl
 (CPU starvation, a long pause) resumes with its run possibly first in line, while another
-process already runs the pair. So ``fence`` also checks, before every wave of side writes (the
-engine's ``intent_committed`` step), that the lease is still known to be valid by this
-process's own clock, and stops the run with ``LeaseLostError`` otherwise: a run that may have
-lost its lease makes no further calls (at most the wave already in flight completes).
+process already runs the pair. So ``guarded`` gives the run's sides a write guard that checks,
+before every wave of side writes, that the lease is still valid by this process's own clock,
+and stops the run with ``LeaseLostError`` otherwise: a run that may have lost its lease makes
+no further calls (at most the wave already in flight completes).
 
 Why an upsert and not ``SELECT ... FOR UPDATE SKIP LOCKED`` or an advisory lock: the lease must
 outlive the transaction that takes it (a run spans many transactions and connections), and
@@ -39,14 +39,14 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from reconciler.errors import PairBusyError, StoreError
 from reconciler.store import repo_pairs
 from reconciler.store.db import Store
 from reconciler.store.types import utcnow
-from reconciler.sync.model import Action
-from reconciler.sync.runtime import NoHooks, RunHooks
+from reconciler.sync.runtime import SidePair
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +139,9 @@ class LeaseKeeper:
                 "before its next writes"
             )
 
-    def fence(self, pair_id: str, hooks: RunHooks | None = None) -> RunHooks:
-        """Run hooks that check the lease before each wave of side writes (see the module
-        docstring), then call ``hooks``."""
-        return _LeaseFence(self, pair_id, hooks or NoHooks())
+    def guarded(self, pair_id: str, sides: SidePair) -> SidePair:
+        """``sides`` with a write guard that checks this lease (see the module docstring)."""
+        return replace(sides, write_guard=lambda: self.check(pair_id))
 
     async def _acquire(self, pair_id: str) -> bool:
         async with self.store.transaction() as s:
@@ -188,13 +187,3 @@ class LeaseKeeper:
     async def _release_now(self, pair_id: str) -> None:
         async with self.store.transaction() as s:
             await repo_pairs.release_lease(s, pair_id, self.holder)
-
-
-class _LeaseFence:
-    def __init__(self, keeper: LeaseKeeper, pair_id: str, inner: RunHooks) -> None:
-        self.keeper, self.pair_id, self.inner = keeper, pair_id, inner
-
-    async def step(self, name: str, *, action: Action | None = None) -> None:
-        if name == "intent_committed":  # the intents are stored; the calls come next
-            self.keeper.check(self.pair_id)
-        await self.inner.step(name, action=action)

@@ -88,7 +88,7 @@ class PairRunner:
     @asynccontextmanager
     async def _leased_sides(self, pair_id: str) -> AsyncIterator[Any]:
         async with self.leases.hold(pair_id), self.side_opener(pair_id) as sides:
-            yield sides
+            yield self.leases.guarded(pair_id, sides)
 
     async def run(
         self,
@@ -139,11 +139,11 @@ class PairRunner:
                         report = await reconcile(
                             self.store,
                             pair_id,
-                            sides,
+                            self.leases.guarded(pair_id, sides),
                             dry_run=dry_run,
                             trigger=trigger,
                             clock=self.clock,
-                            hooks=self.leases.fence(pair_id, hooks),
+                            hooks=hooks,
                             full_scan=full_scan,
                         )
                         self._observe(report, trigger, time.monotonic() - started, sides)

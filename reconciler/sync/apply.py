@@ -171,6 +171,9 @@ class Executor:
                     await self.ctx.step("intent_committed", action)
                 if not wave:
                     return
+                guard = self.ctx.sides.write_guard
+                if guard is not None:
+                    guard()
                 outcomes = await self._calls([action for _, action in wave])
                 for (job, action), entry, outcome in zip(wave, entries, outcomes, strict=True):
                     self._stage(job, action, entry, outcome)

@@ -18,8 +18,17 @@ Clock = Callable[[], datetime]
 
 @dataclass(frozen=True)
 class SidePair:
+    """The pair's two sides for one run.
+
+    ``write_guard``: called before each wave of side writes (after its intents are committed);
+    it raises to stop the run there, e.g. ``LeaseLostError`` when the sides were opened under
+    a pair lease that may have run out (``reconciler.service.lease``). The journal makes such
+    a stop safe, like a crash.
+    """
+
     a: Side
     b: Side
+    write_guard: Callable[[], None] | None = None
 
     def side(self, name: SideName) -> Side:
         return self.a if name == "a" else self.b

@@ -17,6 +17,7 @@ from reconciler.store.db import Store
 from reconciler.store.schema import table_of
 from reconciler.store.tables import PairLeaseRow
 from reconciler.sync.model import Action
+from reconciler.sync.run import reconcile
 from tests.service.conftest import highlevel_pair
 from tests.service.memory import MemoryWorld, PauseAt, memory_pair
 
@@ -207,4 +208,25 @@ async def test_a_run_that_may_have_lost_its_lease_makes_no_more_writes(store: St
     again = await runner.run(pair_id, trigger="manual")
     assert again.report is not None
     assert again.report.status == "succeeded"
+    assert len(sides.b.user.contacts()) == 3
+
+
+async def test_manual_runs_through_the_leased_opener_are_fenced_too(store: Store) -> None:
+    """The API's runs and plan applications open their sides with ``leased_opener``."""
+    world = MemoryWorld()
+    pair_id = await memory_pair(store, "m")
+    sides = world.pair(pair_id)
+    sides.a.user.populate(3, seed=4)
+    clock = _Clock()
+    runner = PairRunner(store, LeaseKeeper(store, ttl=30, clock=clock), world.open)
+
+    async with runner.leased_opener(pair_id) as opened:
+        clock.now += timedelta(seconds=31)  # stalled past the ttl before the run
+        with pytest.raises(LeaseLostError):
+            await reconcile(store, pair_id, opened)
+
+    assert sides.b.user.contacts() == []
+    async with runner.leased_opener(pair_id) as opened:
+        report = await reconcile(store, pair_id, opened)
+    assert report.status == "succeeded"
     assert len(sides.b.user.contacts()) == 3
