@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
+from reconciler.sides import labels
 from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_pairs
 from reconciler.store.db import Store
@@ -38,6 +39,9 @@ class Clock:
 
 @dataclass
 class Env:
+    # How far each run (or plan application) is after the previous one.
+    spacing_s: ClassVar[float] = 60.0
+
     store: Store
     pair_id: str
     a: MemorySide
@@ -50,10 +54,10 @@ class Env:
         return SidePair(a=self.a, b=self.b)
 
     async def run(
-        self, *, hooks: RunHooks | None = None, advance_s: float = 60.0, **kwargs: Any
+        self, *, hooks: RunHooks | None = None, advance_s: float | None = None, **kwargs: Any
     ) -> RunReport:
-        """One run, a minute after the previous one (unless told otherwise)."""
-        self.clock.advance(seconds=advance_s)
+        """One run, ``spacing_s`` after the previous one (unless told otherwise)."""
+        self.clock.advance(seconds=self.spacing_s if advance_s is None else advance_s)
         report = await reconcile(
             self.store, self.pair_id, self.sides, clock=self.clock, hooks=hooks, **kwargs
         )
@@ -61,8 +65,10 @@ class Env:
         return report
 
     async def apply(self, plan_id: str, *, hooks: RunHooks | None = None) -> RunReport:
-        self.clock.advance(seconds=60)
-        return await apply_plan(self.store, plan_id, self.sides, clock=self.clock, hooks=hooks)
+        self.clock.advance(seconds=self.spacing_s)
+        report = await apply_plan(self.store, plan_id, self.sides, clock=self.clock, hooks=hooks)
+        self.reports.append(report)
+        return report
 
     async def set_policy(self, **changes: Any) -> None:
         async with self.store.transaction() as s:
@@ -149,18 +155,18 @@ def counts(report: RunReport) -> Mapping[str, int]:
 
 
 WRITE_LABELS = (
-    "POST /contacts/",
-    "PUT /contacts/{contactId}",
-    "DELETE /contacts/{contactId}",
-    "POST /contacts/{contactId}/tags",
-    "DELETE /contacts/{contactId}/tags",
-    "POST /contacts/{contactId}/notes",
-    "PUT /contacts/{contactId}/notes/{id}",
-    "DELETE /contacts/{contactId}/notes/{id}",
+    labels.CREATE_CONTACT,
+    labels.UPDATE_CONTACT,
+    labels.DELETE_CONTACT,
+    labels.ADD_TAGS,
+    labels.REMOVE_TAGS,
+    labels.CREATE_NOTE,
+    labels.UPDATE_NOTE,
+    labels.DELETE_NOTE,
 )
 
 
 def writes(side: MemorySide) -> int:
-    """Write requests the side has received so far."""
+    """Write requests the side has received so far (failed attempts included)."""
     requests = side.usage().requests
     return sum(requests.get(label, 0) for label in WRITE_LABELS)

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from sqlalchemy import select
 
-from reconciler.sides import labels
 from reconciler.sides.base import Contact
 from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_conflicts, repo_journal, repo_links, repo_pairs
@@ -23,75 +21,20 @@ from reconciler.store.schema import AccountKind, ConflictStatus
 from reconciler.store.tables import ConflictRow, JournalRow, PairRow
 from reconciler.sync.model import LinkBase, PairPolicy
 from reconciler.sync.normalise import note_body
-from reconciler.sync.run import RunHooks, RunReport, SidePair, apply_plan, reconcile
-
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-RUN_SPACING = timedelta(seconds=61)  # > notes_period_s below: every run reads every link's notes
-
-WRITE_LABELS = (
-    labels.CREATE_CONTACT,
-    labels.UPDATE_CONTACT,
-    labels.DELETE_CONTACT,
-    labels.ADD_TAGS,
-    labels.REMOVE_TAGS,
-    labels.CREATE_NOTE,
-    labels.UPDATE_NOTE,
-    labels.DELETE_NOTE,
-)
+from tests.engine.conftest import Clock, Env
+from tests.engine.conftest import writes as writes  # the property tests count writes too
 
 _pair_names = itertools.count(1)
 
 
-class Clock:
-    """Time that moves only when a test moves it (millisecond precision, like HighLevel)."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
-
-
-def writes(side: MemorySide) -> int:
-    """Write requests the side has received so far (failed attempts included)."""
-    requests = side.usage().requests
-    return sum(requests.get(label, 0) for label in WRITE_LABELS)
-
-
 @dataclass
-class PairEnv:
+class PairEnv(Env):
     """One pair of memory sides on a store. Many can share one store (one per example)."""
 
-    store: Store
-    pair_id: str
-    a: MemorySide
-    b: MemorySide
-    clock: Clock
-    reports: list[RunReport] = field(default_factory=list)
-
-    @property
-    def sides(self) -> SidePair:
-        return SidePair(a=self.a, b=self.b)
+    spacing_s: ClassVar[float] = 61.0  # > notes_period_s below: every run reads every note
 
     def side(self, name: str) -> MemorySide:
         return self.a if name == "a" else self.b
-
-    async def run(self, *, hooks: RunHooks | None = None, **kwargs: Any) -> RunReport:
-        self.clock.advance(RUN_SPACING)
-        report = await reconcile(
-            self.store, self.pair_id, self.sides, clock=self.clock, hooks=hooks, **kwargs
-        )
-        self.reports.append(report)
-        return report
-
-    async def apply(self, plan_id: str, *, hooks: RunHooks | None = None) -> RunReport:
-        self.clock.advance(RUN_SPACING)
-        report = await apply_plan(self.store, plan_id, self.sides, clock=self.clock, hooks=hooks)
-        self.reports.append(report)
-        return report
 
 
 async def new_pair(

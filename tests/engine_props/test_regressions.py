@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from reconciler.errors import RetriableError, UncertainWriteError
 from reconciler.service.conflicts import resolve_conflict
@@ -31,7 +31,7 @@ async def test_a_resolution_made_before_a_new_edit_does_not_overwrite_that_edit(
     await resolve_conflict(
         store, conflict.id, Resolution(ResolutionChoice.A), actor="test", clock=env.clock
     )
-    env.clock.advance(timedelta(seconds=1))
+    env.clock.advance(seconds=1)
     env.b.user.edit_contact(on_b.id, first_name="Annabel")
 
     report = await env.run()
@@ -107,7 +107,7 @@ async def test_no_contact_is_created_on_a_side_whose_listing_was_incomplete(stor
     assert isinstance(b, _ListingBreaksOff)
     b.broken = False
     env.a.user.add_contact(first_name="Zed", email="zed@example.com")
-    env.clock.advance(timedelta(seconds=1))  # listed after Zed: beyond the first page
+    env.clock.advance(seconds=1)  # listed after Zed: beyond the first page
     env.a.user.add_contact(first_name="Ann", email="ann@example.com")
     env.a.user.allow_duplicates = True
     env.b.user.add_contact(first_name="Ann", email="ann@example.com")
@@ -152,13 +152,13 @@ async def test_an_incomplete_listing_never_overwrites_an_edit_it_did_not_see(sto
     assert isinstance(b, _ListingBreaksOff)
     a.broken = b.broken = False
     a.user.add_contact(first_name="Zed", email="zed@example.com")
-    env.clock.advance(timedelta(seconds=1))
+    env.clock.advance(seconds=1)
     ann = a.user.add_contact(first_name="Ann", email="ann@example.com")
     assert (await env.run()).status == "succeeded"
     (ann_b,) = b.user.find(email="ann@example.com")
-    env.clock.advance(timedelta(seconds=1))
+    env.clock.advance(seconds=1)
     a.user.add_tag(a.user.find(email="zed@example.com")[0].id, "vip")  # listed: fresh
-    env.clock.advance(timedelta(seconds=1))
+    env.clock.advance(seconds=1)
     a.user.edit_contact(ann.id, first_name="Anne")  # beyond the first page
     b.user.edit_contact(ann_b.id, first_name="Annie")
     a.broken = True

@@ -33,7 +33,6 @@ import asyncio
 import itertools
 import os
 from collections.abc import Coroutine, Iterator
-from datetime import timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -165,7 +164,7 @@ class PairMachine(RuleBasedStateMachine):
 
     def _user(self) -> None:
         """A person acts: a second later than whatever happened before."""
-        self.env.clock.advance(timedelta(seconds=1))
+        self.env.clock.advance(seconds=1)
         self.changed = True
         self.dry_plan_safe = False
 
