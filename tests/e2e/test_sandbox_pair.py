@@ -13,7 +13,6 @@ from typing import Any
 
 from reconciler.sandbox.server import running_server
 from reconciler.sandbox.state import Sandbox
-from reconciler.sides import labels
 from reconciler.store.db import Store
 from reconciler.sync.model import FieldConflictPolicy, NoteConflictPolicy, PairPolicy
 from reconciler.sync.run import RunReport, reconcile
@@ -27,6 +26,7 @@ from tests.e2e.sandbox_pair import (
     register_pair,
     seed,
 )
+from tests.engine.conftest import writes
 
 FAULTS: dict[str, Any] = {
     "rate_limit": 0.05,
@@ -39,16 +39,6 @@ FAULTS: dict[str, Any] = {
     "latency_ms": 5,
 }
 MAX_RUNS = 10
-WRITES = (
-    labels.CREATE_CONTACT,
-    labels.UPDATE_CONTACT,
-    labels.DELETE_CONTACT,
-    labels.ADD_TAGS,
-    labels.REMOVE_TAGS,
-    labels.CREATE_NOTE,
-    labels.UPDATE_NOTE,
-    labels.DELETE_NOTE,
-)
 NOTE = "call notes\nasked about pricing\n--\nfollow up next week"
 
 
@@ -110,11 +100,7 @@ def _edit_both_sides(sandbox: Sandbox, locations: Locations) -> None:
 
 
 def _writes(report_sides: Any) -> int:
-    return sum(
-        side.usage().requests.get(label, 0)
-        for side in (report_sides.a, report_sides.b)
-        for label in WRITES
-    )
+    return writes(report_sides.a) + writes(report_sides.b)
 
 
 async def _converge(

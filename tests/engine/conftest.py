@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import pytest
 
 from reconciler.sides import labels
+from reconciler.sides.base import Side
 from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_pairs
 from reconciler.store.db import Store
@@ -166,7 +167,7 @@ WRITE_LABELS = (
 )
 
 
-def writes(side: MemorySide) -> int:
+def writes(side: Side) -> int:
     """Write requests the side has received so far (failed attempts included)."""
     requests = side.usage().requests
     return sum(requests.get(label, 0) for label in WRITE_LABELS)

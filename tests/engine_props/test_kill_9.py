@@ -22,7 +22,6 @@ import pytest
 
 from reconciler.sandbox.server import running_server
 from reconciler.sandbox.state import Sandbox
-from reconciler.sides import labels
 from reconciler.store import repo_journal
 from reconciler.store.db import Store
 from reconciler.sync.run import reconcile
@@ -36,18 +35,10 @@ from tests.e2e.sandbox_pair import (
     register_pair,
     seed,
 )
+from tests.engine.conftest import writes
 from tests.engine_props.crashes import Steps
 
 REPO = Path(__file__).resolve().parents[2]
-WRITES = (
-    labels.CREATE_CONTACT,
-    labels.UPDATE_CONTACT,
-    labels.ADD_TAGS,
-    labels.REMOVE_TAGS,
-    labels.CREATE_NOTE,
-    labels.UPDATE_NOTE,
-    labels.DELETE_NOTE,
-)
 
 ON_A = [
     Person("Ann", email="ann@example.com", tags=["vip"], notes=["called Ann", "quote sent"]),
@@ -99,11 +90,7 @@ async def finish(w: World) -> None:
     for _ in range(4):
         async with highlevel_sides(w.base_url, w.locations) as sides:
             report = await reconcile(w.store, w.pair_id, sides, full_scan=True)
-            written = sum(
-                side.usage().requests.get(label, 0)
-                for side in (sides.a, sides.b)
-                for label in WRITES
-            )
+            written = writes(sides.a) + writes(sides.b)
         assert report.status == "succeeded", report.errors
         if not report.counts:
             assert written == 0
