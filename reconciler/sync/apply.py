@@ -108,6 +108,15 @@ class LinkJob:
             self.links.append(link_id)
 
 
+@dataclass(slots=True)
+class SideHealth:
+    """Retriable failures in a row per side, and the sides paused by them (``BREAKER``): kept
+    for the whole run, across its parts."""
+
+    failures: dict[SideName, int] = field(default_factory=lambda: {"a": 0, "b": 0})
+    paused: set[SideName] = field(default_factory=set)
+
+
 @dataclass(frozen=True, slots=True)
 class CallOutcome:
     status: CallStatus
@@ -141,14 +150,16 @@ class Executor:
         ledger: Ledger,
         *,
         parked: set[tuple[SideName, str, str]] | None = None,
+        health: SideHealth | None = None,
     ) -> None:
         self.ctx = ctx
         self.ledger = ledger
         self.batch = Batch()
         self.effects = Effects(ctx, ledger, self.batch)
         self.parked_before = parked or set()
-        self.failures: dict[SideName, int] = {"a": 0, "b": 0}
-        self.paused: set[SideName] = set()
+        self.health = health or SideHealth()
+        self.failures = self.health.failures
+        self.paused = self.health.paused
         self.stopped = False
         # A commit running while the next batch is staged, and the actions it records.
         self.behind: tuple[asyncio.Future[list[JournalEntry]], list[Action]] | None = None

@@ -26,6 +26,7 @@ far recorded. Leases are the caller's (``reconciler.service.lease``).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +38,8 @@ from reconciler.store.db import Store
 from reconciler.store.schema import PlanStatus, RunStatus, RunTrigger
 from reconciler.store.tables import PairRow
 from reconciler.store.types import utcnow
-from reconciler.sync.apply import Executor, LinkJob, load_parked
+from reconciler.sync.apply import Executor, LinkJob, SideHealth, load_parked
+from reconciler.sync.batches import Part, split_work
 from reconciler.sync.finish import finish
 from reconciler.sync.ledger import Ledger, LinkEntry
 from reconciler.sync.model import Action, ActionKind, LinkPlan, Plan
@@ -224,7 +226,27 @@ class _Run:
             held_links=recovered.held_links,
             held_contacts=recovered.held_contacts,
         )
-        notes = await read_notes(ctx, await self._select_notes(ctx, work, settings))
+        selection = await self._select_notes(ctx, work, settings)
+        whole = ctx.dry_run or self.stored is not None  # one plan document: never batched
+        parts = deque([Part(work, selection)] if whole else split_work(work, selection))
+        del work, selection  # the parts hold it now: each is let go of once done
+        health = SideHealth()  # a side that keeps failing stays paused for the whole run
+        while parts:
+            part = parts.popleft()
+            status = await self._part(ctx, part, health)
+            if status is not None:
+                return status
+        return RunStatus.FAILED if ctx.tally.fatal else RunStatus.SUCCEEDED
+
+    async def _part(
+        self,
+        ctx: RunContext,
+        part: Part,
+        health: SideHealth,
+    ) -> RunStatus | None:
+        """Plan, apply and finish one part of the run (``batches``); a status ends the run."""
+        work = part.work
+        notes = await read_notes(ctx, part.selection)
         await ctx.step("snapshot_done")
         views = await build_views(ctx, work, notes)
         plan = build_plan(
@@ -254,10 +276,11 @@ class _Run:
             for lp in link_plans
         ]
         ledger = _ledger(views)
-        executor = Executor(ctx, ledger, parked=await load_parked(ctx))
+        del plan, link_plans, views  # the jobs and the ledger hold what applying needs
+        executor = Executor(ctx, ledger, parked=await load_parked(ctx), health=health)
         await executor.run(jobs)
         await finish(ctx, jobs, ledger, pool=pool, notes=notes, conflicts=work.conflicts)
-        return RunStatus.FAILED if ctx.tally.fatal else RunStatus.SUCCEEDED
+        return RunStatus.FAILED if ctx.tally.fatal else None
 
     async def _select_notes(
         self, ctx: RunContext, work: Work, settings: ScanSettings

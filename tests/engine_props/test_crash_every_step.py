@@ -29,7 +29,7 @@ import pytest
 
 from reconciler.service.conflicts import resolve_conflict
 from reconciler.store.db import Store
-from reconciler.sync import apply
+from reconciler.sync import apply, batches
 from reconciler.sync.model import (
     DeletePolicy,
     FieldConflictPolicy,
@@ -174,8 +174,29 @@ async def resolution_applied(env: PairEnv) -> None:
         await resolve_conflict(env.store, conflict.id, resolution, actor="ops", clock=env.clock)
 
 
+async def new_people_next_to_links(env: PairEnv) -> None:
+    """An edit on a link, and new people: Eve on both sides (matched), Flo twice on A (one
+    phone, two emails) and once on B with that phone (an ambiguous match: a conflict), Gus on
+    B only (created on A with his note), Hal on A and B with the same phone but not the same
+    email (matched by phone)."""
+    await _baseline(env)
+    a, b = env.a.user, env.b.user
+    a.add_tag(_person(env, "a", "ann@example.com"), "hot")
+    eve = a.add_contact(first_name="Eve", email="eve@example.com")
+    a.add_note(eve.id, "Eve's note")
+    b.add_contact(first_name="Eve", email="eve@example.com", tags=["lead"])
+    a.add_contact(first_name="Flo", email="flo@example.com", phone="+15550177")
+    a.add_contact(first_name="Florence", email="florence@example.com", phone="+15550177")
+    b.add_contact(first_name="Flo", phone="+15550177")
+    gus = b.add_contact(first_name="Gus", phone="+15550199")
+    b.add_note(gus.id, "Gus's note")
+    a.add_contact(first_name="Hal", email="hal@example.com", phone="+15550142")
+    b.add_contact(first_name="Hal", email="hal@work.example", phone="+15550142")
+
+
 SCENARIOS = [
     Scenario("initial_sync", initial_sync),
+    Scenario("new_people_next_to_links", new_people_next_to_links),
     Scenario("notes_edited_on_one_side", notes_edited_on_one_side),
     Scenario(
         "clashing_edits_a_wins",
@@ -258,6 +279,30 @@ async def test_a_crash_at_any_step_with_tiny_batches_ends_like_no_crash(
     _skip_on_postgres_in_ci(store, scenario.name)
     monkeypatch.setattr(apply, "STAGE_LIMIT", 1)
     expected, names, _ = await _reference(store, scenario)
+    for k, name in enumerate(names):
+        env = await _prepare(store, scenario, WriteFaults())
+        with pytest.raises(SimulatedCrash):
+            await env.run(hooks=Steps(crash_at=k), full_scan=True)
+        assert await _finish(env) == expected, f"crash at step {k} ({name})"
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [s for s in SCENARIOS if s.name in ("initial_sync", "new_people_next_to_links")],
+    ids=lambda s: s.name,
+)
+async def test_a_crash_at_any_step_of_a_run_in_pool_batches_ends_like_no_crash(
+    store: Store, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same with the unlinked contacts planned and applied one identity group at a time
+    (``batches.POOL_BATCH``, as in a large first sync): a crash between two batches leaves
+    one applied and the next untouched. The reference is the run without batches: batching
+    must not change the outcome either."""
+    _skip_on_postgres_in_ci(store, scenario.name)
+    expected, _, _ = await _reference(store, scenario)
+    monkeypatch.setattr(batches, "POOL_BATCH", 1)
+    _, names, _ = await _reference(store, scenario)
+    assert names.count("plan_built") > 2, "the run was not made in batches"
     for k, name in enumerate(names):
         env = await _prepare(store, scenario, WriteFaults())
         with pytest.raises(SimulatedCrash):
