@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, delete, func, select, text, type_coerce, update
+from sqlalchemy import Text, and_, bindparam, delete, func, select, text, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.sides.base import CoreField, SideName
@@ -176,6 +176,44 @@ async def load_rows(
                 retired_at=retired_at,
                 seen_run_id=seen_run_id and intern(seen_run_id),
             )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class PoolRow:
+    """What a run holds of an unlinked contact until the batch it is planned in loads its
+    row: whether it may be matched, and its identities (the email and phone in normal form,
+    the snapshot's ``email_key`` and ``phone_key``)."""
+
+    contact_id: str
+    email: str | None
+    phone: str | None
+    listed: bool
+    present: bool  # neither missing from the last listing nor confirmed deleted
+    retired: bool
+    seen_run_id: str | None
+
+
+async def load_pool_rows(
+    s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
+) -> list[PoolRow]:
+    out: list[PoolRow] = []
+    for batch in chunks(unique(contact_ids)):
+        result = await s.execute(
+            select(
+                _CONTACT.c.contact_id,
+                _CONTACT.c.email_key,
+                _CONTACT.c.phone_key,
+                _CONTACT.c.hash.is_not(None),
+                and_(_CONTACT.c.missing_since.is_(None), _CONTACT.c.deleted_at.is_(None)),
+                _CONTACT.c.retired_at.is_not(None),
+                _CONTACT.c.seen_run_id,
+            ).where(_of_side(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch))
+        )
+        out.extend(
+            PoolRow(cid, email, phone, bool(listed), bool(present), bool(retired), seen)
+            for cid, email, phone, listed, present, retired, seen in result
+        )
     return out
 
 

@@ -45,7 +45,7 @@ class Part:
 def split_work(work: Work, selection: NoteSelection, limit: int | None = None) -> list[Part]:
     """The run's parts: ``work`` whole when its pool is small, else its links and then its
     pool in batches of at most ``limit`` contacts (``POOL_BATCH``; see the module docstring).
-    The parts take over ``work``'s rows: ``work`` itself is left without them."""
+    The parts take over ``work``'s rows and pool entries: ``work`` is left without them."""
     limit = POOL_BATCH if limit is None else limit
     if len(work.pool) <= limit:
         return [Part(work, selection)]
@@ -60,11 +60,10 @@ def split_work(work: Work, selection: NoteSelection, limit: int | None = None) -
             match_conflicts[batch_of[member]].append(conflict)
         else:
             link_conflicts.append(conflict)
-    rows = work.rows
-    pool_keys = set(batch_of)
+    entries = work.entries
     links = Work(
         links=work.links,
-        rows={key: row for key, row in rows.items() if key not in pool_keys},
+        rows=work.rows,
         pool=[],
         dirty=work.dirty,
         unsettled=work.unsettled,
@@ -77,16 +76,17 @@ def split_work(work: Work, selection: NoteSelection, limit: int | None = None) -
     for batch, conflicts in zip(batches, match_conflicts, strict=True):
         part = Work(
             links={},
-            rows={key: rows[key] for key in batch},
+            rows={},  # loaded when the batch's turn comes (``views.load_pool``)
             pool=sorted(batch),
             dirty=set(),
             unsettled=set(),
             conflicts=conflicts,
             overrides=work.overrides,
             priority_links=[],
+            entries={key: entries[key] for key in batch},
         )
-        parts.append(Part(part, _share(selection, part.rows)))
-    work.rows = {}
+        parts.append(Part(part, _share(selection, part.pool)))
+    work.rows, work.entries = {}, {}
     return parts
 
 
@@ -113,8 +113,8 @@ def _identity_groups(work: Work) -> tuple[list[list[SideContact]], dict[str, Sid
 
     by_identity: dict[str, int] = {}
     for i, key in enumerate(pool):
-        fields = work.rows[key].fields
-        for identity in (fields.get("email"), fields.get("phone")):
+        entry = work.entries[key]
+        for identity in (entry.email, entry.phone):
             if identity:
                 seen = by_identity.setdefault(identity, i)
                 if seen != i:
@@ -155,9 +155,9 @@ def _pack(groups: list[list[SideContact]], limit: int) -> list[list[SideContact]
     return batches
 
 
-def _share(selection: NoteSelection, rows: Iterable[SideContact]) -> NoteSelection:
+def _share(selection: NoteSelection, contacts: Iterable[SideContact]) -> NoteSelection:
     """The part of the run's note selection that concerns these contacts (order kept)."""
-    mine = set(rows)
+    mine = set(contacts)
     part = NoteSelection(budget=selection.budget)
     for side in _SIDES:
         part.ids[side] = [cid for cid in selection.ids[side] if (side, cid) in mine]

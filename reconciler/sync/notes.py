@@ -30,6 +30,7 @@ from reconciler.store import repo_snapshots, repo_sync
 from reconciler.store.repo_sync import SideContact
 from reconciler.sync.match import match_contacts
 from reconciler.sync.model import (
+    ContactState,
     CreateDirection,
     NoteState,
     PairPolicy,
@@ -96,9 +97,13 @@ class NoteSelection:
 
 def will_link(pool: Iterable[UnlinkedContact], policy: PairPolicy) -> list[list[SideContact]]:
     """Unlinked contacts this run will probably match (as pairs) or create (alone): their
-    notes are worth reading now, since a match compares them and a creation copies them."""
+    notes are worth reading now, since a match compares them and a creation copies them.
+    ``pool``: states whose email and phone are in normal form, as the store holds them."""
     eligible = [u for u in pool if not u.retired]
-    matching = match_contacts(eligible, policy)
+    # Their identities are the store's (already normal): nothing to normalise again.
+    matching = match_contacts(
+        eligible, policy, identities_of=lambda s: (s.fields.get("email"), s.fields.get("phone"))
+    )
     out: list[list[SideContact]] = [
         [("a", pair.a.contact_id), ("b", pair.b.contact_id)] for pair in matching.pairs
     ]
@@ -235,12 +240,12 @@ def select_priority(ctx: RunContext, work: Work, budget: int) -> NoteSelection:
         link = work.links[link_id]
         if ("a", link.a_id) in work.unsettled or ("b", link.b_id) in work.unsettled:
             selection.add(link_contacts(link_id))
-    candidates = [
-        UnlinkedContact(
-            side, work.rows[(side, cid)].state(), work.rows[(side, cid)].retired_at is not None
-        )
-        for side, cid in work.pool
-    ]
+    # Matching reads only the identities: the pool's entries hold them (not its rows).
+    candidates: list[UnlinkedContact] = []
+    for side, contact_id in work.pool:
+        entry = work.entries[(side, contact_id)]
+        identities = ContactState(contact_id, {"email": entry.email, "phone": entry.phone}, {})
+        candidates.append(UnlinkedContact(side, identities, entry.retired))
     for group in will_link(candidates, ctx.policy):
         selection.add(group)
     return selection

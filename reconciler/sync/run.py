@@ -55,7 +55,14 @@ from reconciler.sync.plans import still_holds, store_plan
 from reconciler.sync.recovery import recover
 from reconciler.sync.runtime import NoHooks, RunContext, RunHooks, SidePair, Tally
 from reconciler.sync.snapshot import ScanSettings, snapshot_contacts
-from reconciler.sync.views import ViewSet, Work, build_views, collect_work, extend_work
+from reconciler.sync.views import (
+    ViewSet,
+    Work,
+    build_views,
+    collect_work,
+    extend_work,
+    load_pool,
+)
 
 __all__ = [
     "RunHooks",
@@ -248,6 +255,7 @@ class _Run:
         work = part.work
         notes = await read_notes(ctx, part.selection)
         await ctx.step("snapshot_done")
+        await load_pool(ctx, work)
         views = await build_views(ctx, work, notes)
         plan = build_plan(
             views.views,

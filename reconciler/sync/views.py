@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reconciler.sides.base import SideName
 from reconciler.store import repo_links, repo_overrides, repo_snapshots, repo_sync
 from reconciler.store.repo_links import Link
-from reconciler.store.repo_sync import ActiveConflict, ContactRow, SideContact
+from reconciler.store.repo_sync import ActiveConflict, ContactRow, PoolRow, SideContact
 from reconciler.sync.model import (
     Absence,
     ConflictKind,
@@ -45,7 +45,11 @@ NOTE_KINDS = frozenset({ConflictKind.NOTE, ConflictKind.NOTE_DELETE, ConflictKin
 
 @dataclass(slots=True)
 class Work:
-    """The links and unlinked contacts this run looks at, with their snapshot rows."""
+    """The links and unlinked contacts this run looks at, with their snapshot rows.
+
+    The unlinked contacts (``pool``) are held as ``PoolRow``s (their identities) until the
+    part of the run that plans them loads their rows (``load_pool``): a first sync's pool is
+    the whole pair, and a run plans it in batches (``batches``)."""
 
     links: dict[str, Link]
     rows: dict[SideContact, ContactRow]
@@ -56,6 +60,7 @@ class Work:
     overrides: list[Override]
     priority_links: list[str]  # their notes are read first (resolutions, recovered writes)
     by_contact: dict[SideContact, str] = field(default_factory=dict)  # -> link id
+    entries: dict[SideContact, PoolRow] = field(default_factory=dict)  # the pool's
 
     def link_of(self, side: SideName, contact_id: str) -> Link | None:
         link_id = self.by_contact.get((side, contact_id))
@@ -109,23 +114,21 @@ async def collect_work(
             if conflict.ref.kind is ConflictKind.CONTACT_MATCH:
                 candidates.update(("a", cid) for cid in conflict.candidate_ids("a"))
                 candidates.update(("b", cid) for cid in conflict.candidate_ids("b"))
-        pool_rows = await _pool_rows(s, ctx.pair_id, candidates - held_contact_set)
+        entries = await _pool_entries(ctx, s, candidates - held_contact_set)
         neighbours = await repo_sync.find_by_identity(
             s,
             ctx.pair_id,
-            emails={e for row in pool_rows.values() if (e := row.fields.get("email"))},
-            phones={p for row in pool_rows.values() if (p := row.fields.get("phone"))},
+            emails={e for entry in entries.values() if (e := entry.email)},
+            phones={p for entry in entries.values() if (p := entry.phone)},
         )
-        extra = {c for c in neighbours if c not in pool_rows} - held_contact_set
+        extra = {c for c in neighbours if c not in entries} - held_contact_set
         extra_linked = await _links_of(s, ctx.pair_id, extra)
-        pool_rows.update(await _pool_rows(s, ctx.pair_id, extra - set(extra_linked)))
-        pool_rows = {key: row for key, row in pool_rows.items() if not stale(ctx, key[0], row)}
+        entries.update(await _pool_entries(ctx, s, extra - set(extra_linked)))
 
         link_contacts: set[SideContact] = set()
         for link in links.values():
             link_contacts.update({("a", link.a_id), ("b", link.b_id)})
-        rows = dict(pool_rows)
-        rows.update(await _rows(s, ctx.pair_id, link_contacts))
+        rows = await _rows(s, ctx.pair_id, link_contacts)
 
     priority = [
         c.link_id
@@ -140,13 +143,14 @@ async def collect_work(
     return Work(
         links=links,
         rows=rows,
-        pool=sorted(pool_rows),
+        pool=sorted(entries),
         dirty=dirty,
         unsettled=unsettled,
         conflicts=conflicts,
         overrides=overrides,
         priority_links=list(dict.fromkeys(p for p in priority if p is not None)),
         by_contact=by_contact,
+        entries=entries,
     )
 
 
@@ -189,16 +193,42 @@ async def _rows(
     return out
 
 
-async def _pool_rows(
-    s: AsyncSession, pair_id: str, contacts: Iterable[SideContact]
-) -> dict[SideContact, ContactRow]:
-    """Rows of unlinked contacts that can take part in matching: listed, present."""
-    rows = await _rows(s, pair_id, contacts)
-    return {
-        key: row
-        for key, row in rows.items()
-        if row.listed and row.missing_since is None and row.deleted_at is None
-    }
+async def _pool_entries(
+    ctx: RunContext, s: AsyncSession, contacts: Iterable[SideContact]
+) -> dict[SideContact, PoolRow]:
+    """Unlinked contacts that can take part in matching: listed, present, not stale."""
+    out: dict[SideContact, PoolRow] = {}
+    for side, ids in repo_sync.sides_of(contacts).items():
+        for entry in await repo_sync.load_pool_rows(s, ctx.pair_id, side, ids):
+            if _eligible(ctx, side, entry):
+                out[(side, entry.contact_id)] = entry
+    return out
+
+
+def _eligible(ctx: RunContext, side: SideName, entry: PoolRow) -> bool:
+    return entry.listed and entry.present and not _unseen(ctx, side, entry.seen_run_id)
+
+
+async def load_pool(ctx: RunContext, work: Work) -> None:
+    """Load the rows of ``work``'s unlinked contacts (those still eligible: a contact that
+    went since ``collect_work`` is left out of this run), and let go of their entries."""
+    if not work.pool:
+        return
+    async with ctx.store.session() as s:
+        found = await _rows(s, ctx.pair_id, work.pool)
+    kept: list[SideContact] = []
+    for key in work.pool:
+        row = found.get(key)
+        if row is not None and _matchable(ctx, key[0], row):
+            work.rows[key] = row
+            kept.append(key)
+    work.pool = kept
+    work.entries = {}
+
+
+def _matchable(ctx: RunContext, side: SideName, row: ContactRow) -> bool:
+    present = row.missing_since is None and row.deleted_at is None
+    return row.listed and present and not stale(ctx, side, row)
 
 
 def stale(ctx: RunContext, side: SideName, row: ContactRow) -> bool:
@@ -206,7 +236,11 @@ def stale(ctx: RunContext, side: SideName, row: ContactRow) -> bool:
     contact may have changed since it was stored. Acting on it could overwrite an edit never
     seen (invariant 1), so its link waits for a complete listing (``Absence.UNKNOWN``) and,
     unlinked, it is neither matched nor created."""
-    return not ctx.tally.complete.get(side, True) and row.seen_run_id != ctx.run_id
+    return _unseen(ctx, side, row.seen_run_id)
+
+
+def _unseen(ctx: RunContext, side: SideName, seen_run_id: str | None) -> bool:
+    return not ctx.tally.complete.get(side, True) and seen_run_id != ctx.run_id
 
 
 def side_view(
