@@ -6,8 +6,10 @@ Order of a run (each step is a module of ``reconciler.sync``):
    closed as failed (this run finishes their work);
 2. ``snapshot``: both sides listed (incremental or full), deletions confirmed;
 3. ``recovery``: journal entries an interrupted run left pending are resolved;
-4. ``views`` + ``notes``: the links and contacts that need a diff, their notes read;
-   hook ``snapshot_done``;
+4. ``views`` + ``notes``: the links and contacts that need a diff, and whose notes to read
+   (one selection for the run, within its budget); a large matching pool (a first sync) is
+   split into batches of whole identity groups (``batches``), after the links: steps 5-8 are
+   made once per part, each part's notes read at its start; hook ``snapshot_done``;
 5. the pure core plans (``plan.build_plan``); hook ``plan_built``;
 6. a dry run stores the plan and stops (``planned``); a plan that trips the delete guard is
    stored and the run stops before applying anything (``awaiting_approval``: applying that
