@@ -29,7 +29,8 @@ what it applied, conflicts opened, requests per side, and the process's peak RSS
 (``ru_maxrss``: the memory sides' 2 x N people are in it; their own size is printed first).
 ``--profile`` writes a cProfile of each run to ``bench/profiles/`` and prints its top lines;
 ``--phases`` prints each run's steps (snapshot, notes, plan, apply, finish) with their wall
-time and the peak RSS after them.
+time and the peak RSS after them; ``--sql`` prints each run's SQL time (statements, from the
+call to its return, commits not included) and its costliest statements.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import json
 import multiprocessing
 import pstats
 import random
+import re
 import resource
 import sys
 import tempfile
@@ -51,6 +53,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
 
 from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_pairs
@@ -136,11 +141,40 @@ def _change(a: MemorySide, b: MemorySide, count: int, rng: random.Random) -> Non
         b.user.delete_contact(ids_b[email])
 
 
-async def _bench(count: int, scenarios: list[str], profile: bool) -> list[Row]:
+class SqlTimes:
+    """Wall time of each kind of SQL statement (``--sql``), per run."""
+
+    def __init__(self, store: Store) -> None:
+        self.by_statement: dict[str, list[float]] = {}  # -> [executions, seconds, rows]
+        engine = store.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn: Any, _cursor: Any, _sql: str, *_: Any) -> None:
+        conn.info["bench_began"] = time.perf_counter()
+
+    def _after(self, conn: Any, _cursor: Any, sql: str, params: Any, _ctx: Any, many: bool) -> None:
+        key = re.sub(r"\?(, \?)+", "?..", re.sub(r"\s+", " ", sql))[:100]
+        entry = self.by_statement.setdefault(key, [0, 0.0, 0])
+        entry[0] += 1
+        entry[1] += time.perf_counter() - conn.info.pop("bench_began", time.perf_counter())
+        entry[2] += len(params) if many else 1
+
+    def report(self, top: int = 12) -> None:
+        total = sum(e[1] for e in self.by_statement.values())
+        print(f"   SQL {total:.2f} s in {len(self.by_statement)} kinds of statement", flush=True)
+        ranked = sorted(self.by_statement.items(), key=lambda kv: -kv[1][1])
+        for sql, (times, seconds, rows) in ranked[:top]:
+            print(f"   {seconds:7.3f} s {times:6.0f}x {rows:8.0f} rows  {sql}", flush=True)
+        self.by_statement.clear()
+
+
+async def _bench(count: int, scenarios: list[str], profile: bool, sql: bool) -> list[Row]:
     folder = Path(tempfile.mkdtemp(prefix="bench-engine-"))
     url = f"sqlite+aiosqlite:///{folder / 'store.db'}"
     await upgrade(url)
     store = Store(url)
+    sql_times = SqlTimes(store) if sql else None
     clock = SteppingClock()
     pair_id = await _pair(store, clock, notes_per_run=count + count // 100)
     a = MemorySide("a", clock=clock, id_seed=1)
@@ -204,6 +238,8 @@ async def _bench(count: int, scenarios: list[str], profile: bool) -> list[Row]:
             )
         )
         print(json.dumps(rows[-1].__dict__), flush=True)
+        if sql_times is not None:
+            sql_times.report()
         if report.errors:
             print(f"  errors: {list(report.errors)[:5]}", flush=True)
     await store.dispose()
@@ -254,13 +290,12 @@ def _time_phases() -> None:
 def _child(
     count: int,
     scenarios: list[str],
-    profile: bool,
-    phases: bool,
+    options: argparse.Namespace,
     out: multiprocessing.Queue[list[Row]],
 ) -> None:
-    if phases:
+    if options.phases:
         _time_phases()
-    out.put(asyncio.run(_bench(count, scenarios, profile)))
+    out.put(asyncio.run(_bench(count, scenarios, options.profile, options.sql)))
 
 
 def _table(rows: list[Row]) -> str:
@@ -283,15 +318,14 @@ def main() -> int:
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--profile", action="store_true", help="cProfile each run")
     parser.add_argument("--phases", action="store_true", help="time each step of each run")
+    parser.add_argument("--sql", action="store_true", help="time each run's SQL statements")
     args = parser.parse_args()
     scenarios = [s for s in SCENARIOS if s in args.scenarios]  # always in their order
     rows: list[Row] = []
     context = multiprocessing.get_context("spawn")
     for count in args.contacts:
         queue: multiprocessing.Queue[list[Row]] = context.Queue()
-        child = context.Process(
-            target=_child, args=(count, scenarios, args.profile, args.phases, queue)
-        )
+        child = context.Process(target=_child, args=(count, scenarios, args, queue))
         child.start()
         rows.extend(queue.get())
         child.join()
