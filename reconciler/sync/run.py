@@ -54,6 +54,7 @@ from reconciler.sync.notes import (
 )
 from reconciler.sync.plan import build_plan, delete_guard
 from reconciler.sync.plans import still_holds, store_plan
+from reconciler.sync.policy import other_side
 from reconciler.sync.recovery import recover
 from reconciler.sync.runtime import NoHooks, RunContext, RunHooks, SidePair, Tally
 from reconciler.sync.snapshot import ScanSettings, snapshot_contacts
@@ -268,11 +269,15 @@ class _Run:
             open_match_conflicts=views.match_refs,
         )
         plan, deferred = defer_blind_creations(plan, ctx.tally.complete)
-        for side in sorted({side for side, _ in deferred}):
-            ctx.tally.error(
+        # ``deferred`` names the contacts to copy; the side they were not created on is the
+        # other one.
+        for side in sorted({other_side(source) for source, _ in deferred}):
+            message = (
                 f"contacts not created on side {side.upper()} in this run: its listing was "
                 "incomplete (one of them may be there already)"
             )
+            if message not in ctx.tally.errors:  # once per run, not once per batch
+                ctx.tally.error(message)
         await ctx.step("plan_built")
         if ctx.dry_run:
             self.plan_id = await store_plan(ctx, plan, reason="dry_run", notes=notes)

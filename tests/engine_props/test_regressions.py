@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
+import pytest
+
 from reconciler.errors import RetriableError, UncertainWriteError
 from reconciler.service.conflicts import resolve_conflict
 from reconciler.sides import labels
@@ -12,6 +14,7 @@ from reconciler.sides.base import Contact, ContactDraft, ContactPage
 from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_audit
 from reconciler.store.db import Store
+from reconciler.sync import batches
 from reconciler.sync.model import Resolution, ResolutionChoice
 from tests.engine_props import harness
 
@@ -116,12 +119,47 @@ async def test_no_contact_is_created_on_a_side_whose_listing_was_incomplete(stor
 
     assert report.complete == {"a": False, "b": True}
     assert len(env.a.user.find(email="ann@example.com")) == 1
-    assert any("listing was incomplete" in e for e in report.errors)
+    assert any(
+        "not created on side A in this run: its listing was incomplete" in e for e in report.errors
+    )
     a.broken = False
     assert (await env.run()).status == "succeeded"
     assert len(env.a.user.find(email="ann@example.com")) == 1
     assert len(env.b.user.find(email="zed@example.com")) == 1  # created once A was complete
     assert len(await harness.active_links(store, env.pair_id)) == 2
+
+
+async def test_a_run_in_batches_defers_creations_and_says_so_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same with the matching pool in batches (one person each): every batch defers its
+    creation on A, and the report says so once, not once per batch."""
+    monkeypatch.setattr(batches, "POOL_BATCH", 1)
+    env = await harness.new_pair(store, side_class=_ListingBreaksOff, page_size=1)
+    a, b = env.a, env.b
+    assert isinstance(a, _ListingBreaksOff)
+    assert isinstance(b, _ListingBreaksOff)
+    b.broken = False
+    env.a.user.add_contact(first_name="Zed", email="zed@example.com")
+    env.clock.advance(seconds=1)
+    env.a.user.add_contact(first_name="Ann", email="ann@example.com")
+    env.a.user.allow_duplicates = True
+    env.b.user.add_contact(first_name="Ann", email="ann@example.com")
+    env.b.user.add_contact(first_name="Bea", email="bea@example.com")
+
+    report = await env.run()
+
+    assert report.complete == {"a": False, "b": True}
+    assert [e for e in report.errors if "listing was incomplete" in e] == [
+        "contacts not created on side A in this run: its listing was incomplete "
+        "(one of them may be there already)"
+    ]
+    assert not env.a.user.find(email="bea@example.com")
+    a.broken = False
+    assert (await env.run()).status == "succeeded"
+    for email in ("ann@example.com", "bea@example.com"):
+        assert len(env.a.user.find(email=email)) == 1
+    assert len(await harness.active_links(store, env.pair_id)) == 3
 
 
 async def test_the_notes_of_a_contact_confirmed_deleted_are_not_read(store: Store) -> None:
