@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -299,8 +299,10 @@ async def find_by_identity(
     *,
     emails: Collection[str] = (),
     phones: Collection[str] = (),
+    besides: Container[SideContact] = (),
 ) -> list[SideContact]:
-    """Listed, present contacts (either side) with one of these email or phone keys."""
+    """Listed, present contacts (either side) with one of these email or phone keys, except
+    those in ``besides`` (the caller's own: a first sync asks about every contact it has)."""
     found: set[SideContact] = set()
     for column, values in ((_CONTACT.c.email_key, emails), (_CONTACT.c.phone_key, phones)):
         for batch in chunks(unique(values)):
@@ -311,7 +313,10 @@ async def find_by_identity(
                     _CONTACT.c.deleted_at.is_(None),
                 )
             )
-            found.update((_SIDES[side], contact_id) for side, contact_id in result)
+            for side, contact_id in result:
+                key = (_SIDES[side], contact_id)
+                if key not in besides:
+                    found.add(key)
     return sorted(found)
 
 

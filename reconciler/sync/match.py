@@ -11,10 +11,9 @@ id order.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from reconciler.sides.base import SideName
 from reconciler.sync.model import ContactState, NoteState, PairPolicy, UnlinkedContact
@@ -68,43 +67,69 @@ def match_contacts(
     """``identities_of``: ``identities`` under ``policy``, when the caller knows a cheaper way
     for some contacts."""
     key = identities_of or (lambda state: identities(state, policy))
-    # Each contact's identities, computed once for both passes.
-    remaining = [
-        (contact, key(contact.state))
-        for contact in sorted(unlinked, key=lambda u: (u.side, u.state.contact_id))
-    ]
-    pairs: list[ContactPair] = []
-    ambiguous: list[AmbiguousMatch] = []
-    for via, index in (("email", 0), ("phone", 1)):
-        groups: dict[str, dict[SideName, list[UnlinkedContact]]] = defaultdict(
-            lambda: {"a": [], "b": []}
-        )
-        for contact, keys in remaining:
-            identity = keys[index]
+    ordered = sorted(unlinked, key=lambda u: (u.side, u.state.contact_id))
+    found = match_identities(
+        [(i, contact.side, *key(contact.state)) for i, contact in enumerate(ordered)]
+    )
+    return ContactMatching(
+        tuple(
+            ContactPair(ordered[a].state, ordered[b].state, identity, via)
+            for a, b, identity, via in found.pairs
+        ),
+        tuple(
+            AmbiguousMatch(
+                identity,
+                via,
+                tuple(ordered[i].state for i in on_a),
+                tuple(ordered[i].state for i in on_b),
+            )
+            for identity, via, on_a, on_b in found.ambiguous
+        ),
+        tuple(ordered[i] for i in found.unmatched),
+    )
+
+
+K = TypeVar("K")
+Candidate = tuple[K, SideName, str | None, str | None]  # (key, side, email key, phone key)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityMatching(Generic[K]):
+    pairs: list[tuple[K, K, str, Via]]  # (key on A, key on B, identity, via)
+    ambiguous: list[tuple[str, Via, list[K], list[K]]]  # (identity, via, keys on A, on B)
+    unmatched: list[K]
+
+
+def match_identities(candidates: Sequence[Candidate[K]]) -> IdentityMatching[K]:
+    """The rules of the module docstring over bare identities, in the candidates' order (the
+    caller sorts them): email pass, then phone pass over the contacts no email group took;
+    identities in sorted order. Holds a key and two strings per contact, nothing more: a
+    first sync matches every contact of the pair."""
+    pairs: list[tuple[K, K, str, Via]] = []
+    ambiguous: list[tuple[str, Via, list[K], list[K]]] = []
+    remaining = list(candidates)
+    for kind in ("email", "phone"):
+        via: Via = "email" if kind == "email" else "phone"
+        groups: dict[str, list[int]] = {}  # identity -> positions in ``remaining``
+        for position, (_, _, email, phone) in enumerate(remaining):
+            identity = email if via == "email" else phone
             if identity is not None:
-                groups[identity][contact.side].append(contact)
-        taken: set[tuple[SideName, str]] = set()
+                groups.setdefault(identity, []).append(position)
+        taken: set[int] = set()
         for identity in sorted(groups):
-            on_a, on_b = groups[identity]["a"], groups[identity]["b"]
-            if not on_a or not on_b:
-                continue
-            kind: Via = "email" if via == "email" else "phone"
+            group = groups[identity]
+            on_a = [remaining[p][0] for p in group if remaining[p][1] == "a"]
+            if not on_a or len(on_a) == len(group):
+                continue  # one side only: nothing to pair
+            on_b = [remaining[p][0] for p in group if remaining[p][1] == "b"]
             if len(on_a) == 1 and len(on_b) == 1:
-                pairs.append(ContactPair(on_a[0].state, on_b[0].state, identity, kind))
+                pairs.append((on_a[0], on_b[0], identity, via))
             else:
-                ambiguous.append(
-                    AmbiguousMatch(
-                        identity,
-                        kind,
-                        tuple(c.state for c in on_a),
-                        tuple(c.state for c in on_b),
-                    )
-                )
-            taken.update((c.side, c.state.contact_id) for c in (*on_a, *on_b))
-        remaining = [
-            (c, keys) for c, keys in remaining if (c.side, c.state.contact_id) not in taken
-        ]
-    return ContactMatching(tuple(pairs), tuple(ambiguous), tuple(c for c, _ in remaining))
+                ambiguous.append((identity, via, on_a, on_b))
+            taken.update(group)
+        del groups
+        remaining = [c for position, c in enumerate(remaining) if position not in taken]
+    return IdentityMatching(pairs, ambiguous, [c[0] for c in remaining])
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ compared with a stale one.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -27,14 +27,12 @@ from typing import TYPE_CHECKING
 from reconciler.errors import AuthError, FatalRunError, SideError
 from reconciler.sides.base import SideName
 from reconciler.store import repo_snapshots, repo_sync
-from reconciler.store.repo_sync import SideContact
-from reconciler.sync.match import match_contacts
+from reconciler.store.repo_sync import PoolRow, SideContact
+from reconciler.sync.match import match_identities
 from reconciler.sync.model import (
-    ContactState,
     CreateDirection,
     NoteState,
     PairPolicy,
-    UnlinkedContact,
 )
 from reconciler.sync.normalise import note_hash
 from reconciler.sync.runtime import RunContext
@@ -95,23 +93,21 @@ class NoteSelection:
         return True
 
 
-def will_link(pool: Iterable[UnlinkedContact], policy: PairPolicy) -> list[list[SideContact]]:
+def will_link(pool: Mapping[SideContact, PoolRow], policy: PairPolicy) -> list[list[SideContact]]:
     """Unlinked contacts this run will probably match (as pairs) or create (alone): their
     notes are worth reading now, since a match compares them and a creation copies them.
-    ``pool``: states whose email and phone are in normal form, as the store holds them."""
-    eligible = [u for u in pool if not u.retired]
-    # Their identities are the store's (already normal): nothing to normalise again.
-    matching = match_contacts(
-        eligible, policy, identities_of=lambda s: (s.fields.get("email"), s.fields.get("phone"))
+
+    Matched on the identities the store holds (already in normal form: nothing to normalise
+    again), without building a state per contact: a first sync's pool is the whole pair."""
+    found = match_identities(
+        sorted(
+            (key, key[0], entry.email, entry.phone)
+            for key, entry in pool.items()
+            if not entry.retired
+        )
     )
-    out: list[list[SideContact]] = [
-        [("a", pair.a.contact_id), ("b", pair.b.contact_id)] for pair in matching.pairs
-    ]
-    out.extend(
-        [(contact.side, contact.state.contact_id)]
-        for contact in matching.unmatched
-        if _may_create(contact.side, policy.create)
-    )
+    out: list[list[SideContact]] = [[a, b] for a, b, _, _ in found.pairs]
+    out.extend([key] for key in found.unmatched if _may_create(key[0], policy.create))
     return out
 
 
@@ -240,12 +236,6 @@ def select_priority(ctx: RunContext, work: Work, budget: int) -> NoteSelection:
         link = work.links[link_id]
         if ("a", link.a_id) in work.unsettled or ("b", link.b_id) in work.unsettled:
             selection.add(link_contacts(link_id))
-    # Matching reads only the identities: the pool's entries hold them (not its rows).
-    candidates: list[UnlinkedContact] = []
-    for side, contact_id in work.pool:
-        entry = work.entries[(side, contact_id)]
-        identities = ContactState(contact_id, {"email": entry.email, "phone": entry.phone}, {})
-        candidates.append(UnlinkedContact(side, identities, entry.retired))
-    for group in will_link(candidates, ctx.policy):
+    for group in will_link(work.entries, ctx.policy):
         selection.add(group)
     return selection

@@ -55,7 +55,7 @@ class Work:
     rows: dict[SideContact, ContactRow]
     pool: list[SideContact]
     dirty: set[SideContact]
-    unsettled: set[SideContact]
+    unsettled: set[SideContact]  # the linked ones (the pool is unsettled by definition)
     conflicts: list[ActiveConflict]
     overrides: list[Override]
     priority_links: list[str]  # their notes are read first (resolutions, recovered writes)
@@ -110,18 +110,24 @@ async def collect_work(
         }
 
         candidates = {c for c in touched if c not in linked}
+        # Only the linked ones are kept (``Work.unsettled``); a first sync's other sets are
+        # as large as the pair, and let go of before the pool is read.
+        unsettled = {c for c in unsettled if c in linked}
+        del touched
         for conflict in conflicts:
             if conflict.ref.kind is ConflictKind.CONTACT_MATCH:
                 candidates.update(("a", cid) for cid in conflict.candidate_ids("a"))
                 candidates.update(("b", cid) for cid in conflict.candidate_ids("b"))
         entries = await _pool_entries(ctx, s, candidates - held_contact_set)
+        del candidates
         neighbours = await repo_sync.find_by_identity(
             s,
             ctx.pair_id,
             emails={e for entry in entries.values() if (e := entry.email)},
             phones={p for entry in entries.values() if (p := entry.phone)},
+            besides=entries,
         )
-        extra = {c for c in neighbours if c not in entries} - held_contact_set
+        extra = set(neighbours) - held_contact_set
         extra_linked = await _links_of(s, ctx.pair_id, extra)
         entries.update(await _pool_entries(ctx, s, extra - set(extra_linked)))
 
