@@ -216,16 +216,18 @@ def _eligible(ctx: RunContext, side: SideName, entry: PoolRow) -> bool:
 
 
 async def load_pool(ctx: RunContext, work: Work) -> None:
-    """Load the rows of ``work``'s unlinked contacts (those still eligible: a contact that
-    went since ``collect_work`` is left out of this run), and let go of their entries."""
+    """Load the rows of ``work``'s unlinked contacts, and let go of their entries. A contact
+    that went since ``collect_work``, or was linked meanwhile by an earlier part of the run
+    (a side that refused a create as a duplicate of it), is left out of this run."""
     if not work.pool:
         return
     async with ctx.store.session() as s:
         found = await _rows(s, ctx.pair_id, work.pool)
+        linked = await _links_of(s, ctx.pair_id, work.pool)
     kept: list[SideContact] = []
     for key in work.pool:
         row = found.get(key)
-        if row is not None and _matchable(ctx, key[0], row):
+        if row is not None and key not in linked and _matchable(ctx, key[0], row):
             work.rows[key] = row
             kept.append(key)
     work.pool = kept

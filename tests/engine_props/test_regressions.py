@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from reconciler.errors import RetriableError, UncertainWriteError
+from reconciler.errors import DuplicateContactError, RetriableError, UncertainWriteError
 from reconciler.service.conflicts import resolve_conflict
 from reconciler.sides import labels
 from reconciler.sides.base import Contact, ContactDraft, ContactPage
@@ -160,6 +160,36 @@ async def test_a_run_in_batches_defers_creations_and_says_so_once(
     for email in ("ann@example.com", "bea@example.com"):
         assert len(env.a.user.find(email=email)) == 1
     assert len(await harness.active_links(store, env.pair_id)) == 3
+
+
+class _RefusesAnnAsBo(MemorySide):
+    """A side whose duplicate rule is not ours: it refuses to create Ann, naming Bo (another
+    email, another phone) as the contact she duplicates."""
+
+    async def create_contact(self, draft: ContactDraft) -> Contact:
+        if draft.email == "ann@example.com":
+            (bo,) = self.user.find(email="bo@example.com")
+            raise DuplicateContactError("duplicate (by name)", existing_id=bo.id)
+        return await super().create_contact(draft)
+
+
+async def test_a_contact_linked_by_an_earlier_batch_is_not_planned_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ann (A) and Bo (B) are in different identity groups, so in different batches. The
+    first batch's create of Ann on B is refused as a duplicate of Bo, which links them; the
+    second batch must not then plan Bo as unlinked (a copy of him on A, and a second active
+    link of his: invariant 2)."""
+    monkeypatch.setattr(batches, "POOL_BATCH", 1)
+    env = await harness.new_pair(store, side_class=_RefusesAnnAsBo)
+    env.a.user.add_contact(first_name="Ann", email="ann@example.com")
+    env.b.user.add_contact(first_name="Bo", email="bo@example.com")
+
+    report = await env.run()
+
+    assert report.status == "succeeded", report.errors
+    assert not env.a.user.find(email="bo@example.com")
+    assert len(await harness.active_links(store, env.pair_id)) == 1
 
 
 async def test_the_notes_of_a_contact_confirmed_deleted_are_not_read(store: Store) -> None:
