@@ -198,6 +198,7 @@ async def load_pool_rows(
     s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
 ) -> list[PoolRow]:
     out: list[PoolRow] = []
+    intern = sys.intern
     for batch in chunks(unique(contact_ids)):
         result = await s.execute(
             select(
@@ -210,10 +211,12 @@ async def load_pool_rows(
                 _CONTACT.c.seen_run_id,
             ).where(_of_side(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch))
         )
-        out.extend(
-            PoolRow(cid, email, phone, bool(listed), bool(present), bool(retired), seen)
-            for cid, email, phone, listed, present, retired, seen in result
-        )
+        for cid, email, phone, listed, present, retired, seen in result:
+            # One copy of each run id (a first sync's rows all name the same run).
+            run_id = intern(seen) if seen is not None else None
+            out.append(
+                PoolRow(cid, email, phone, bool(listed), bool(present), bool(retired), run_id)
+            )
     return out
 
 
