@@ -206,33 +206,51 @@ async def load_bases(s: AsyncSession, link_ids: Collection[str]) -> dict[str, Li
 
 
 async def save_bases(
-    s: AsyncSession, pair_id: str, bases: Mapping[str, LinkBase], *, now: datetime
+    s: AsyncSession,
+    pair_id: str,
+    bases: Mapping[str, LinkBase],
+    *,
+    now: datetime,
+    stored: Mapping[str, LinkBase] | None = None,
 ) -> None:
-    """Replace whole bases: fields, tags and the exact set of note links of each link."""
-    items = list(bases.items())
-    for batch in chunks(items):
-        await _upsert_base_rows(
-            s,
-            [
-                {"link_id": link_id, "fields": dict(base.fields), "tags": dict(base.tags)}
-                for link_id, base in batch
-            ],
-            now=now,
-        )
-        keep = {note.note_link_id for _, base in batch for note in base.notes}
+    """Replace whole bases: fields, tags and the exact set of note links of each link.
+
+    ``stored``: for some of the links, the base the store holds now (the caller knows it):
+    only what differs from it is written. An applied action changes one part of a base (a
+    tag, a field, a note); rewriting the rest cost a first sync's "changes" run a third of its
+    note-link writes and the index pages they dirty. Links without it are rewritten whole.
+    """
+    known = stored or {}
+    rows: list[dict[str, Any]] = []
+    stale: list[str] = []
+    notes: list[tuple[str, NoteLinkBase]] = []
+    unknown: list[str] = []
+    for link_id, base in bases.items():
+        before = known.get(link_id)
+        if before is None:
+            unknown.append(link_id)
+            rows.append({"link_id": link_id, "fields": dict(base.fields), "tags": dict(base.tags)})
+            notes.extend((link_id, note) for note in base.notes)
+            continue
+        if base.fields != before.fields or base.tags != before.tags:
+            rows.append({"link_id": link_id, "fields": dict(base.fields), "tags": dict(base.tags)})
+        kept = {note.note_link_id for note in base.notes}
+        stale.extend(n.note_link_id for n in before.notes if n.note_link_id not in kept)
+        old = {n.note_link_id: n for n in before.notes}
+        notes.extend((link_id, n) for n in base.notes if old.get(n.note_link_id) != n)
+    for batch in chunks(unknown):
+        # Their stale note links are found in the store.
+        keep = {note.note_link_id for link_id in batch for note in bases[link_id].notes}
         existing = await s.execute(
-            select(_NOTE_LINK.c.id).where(
-                in_values(s, _NOTE_LINK.c.link_id, [lid for lid, _ in batch])
-            )
+            select(_NOTE_LINK.c.id).where(in_values(s, _NOTE_LINK.c.link_id, batch))
         )
-        stale = [note_id for note_id in existing.scalars() if note_id not in keep]
-        await delete_note_links(s, stale)
-        await upsert_note_links(
-            s,
-            pair_id,
-            [(link_id, note) for link_id, base in batch for note in base.notes],
-            now=now,
-        )
+        stale.extend(note_id for note_id in existing.scalars() if note_id not in keep)
+    for row_batch in chunks(rows):
+        await _upsert_base_rows(s, row_batch, now=now)
+    # Every stale note link goes before any is written: a note may move to a new note link.
+    await delete_note_links(s, stale)
+    for note_batch in chunks(notes):
+        await upsert_note_links(s, pair_id, note_batch, now=now)
 
 
 async def save_base_fields_tags(

@@ -37,6 +37,9 @@ class Batch:
     repoints: list[tuple[str, SideName, str]] = field(default_factory=list)
     dropped_bases: set[str] = field(default_factory=set)
     bases: dict[str, LinkBase] = field(default_factory=dict)
+    # For links whose base the store holds as the run knows it (their first change in this
+    # batch): that base, so that only what changed is written (``repo_links.save_bases``).
+    stored_bases: dict[str, LinkBase] = field(default_factory=dict)
     states: dict[SideContact, ContactState] = field(default_factory=dict)
     forgotten: set[SideContact] = field(default_factory=set)
     retired: set[SideContact] = field(default_factory=set)
@@ -133,7 +136,7 @@ async def flush(ctx: RunContext, batch: Batch) -> list[JournalEntry]:
             for lid, base in batch.bases.items()
             if lid not in batch.ended_links and lid not in batch.dropped_bases
         }
-        await repo_links.save_bases(s, pair_id, bases, now=now)
+        await repo_links.save_bases(s, pair_id, bases, now=now, stored=batch.stored_bases)
         for side, ids in _by_side(batch.forgotten).items():
             await repo_sync.forget_contacts(s, pair_id, side, ids)
         states = _by_side((side, state) for (side, _), state in batch.states.items())

@@ -168,6 +168,11 @@ class Effects:
         if ends_link(action):
             self._end(entry, action)
             return
+        if entry.base is not None and link_id not in self.batch.bases:
+            # Its first change in this batch: what the store holds is this base (committed
+            # with an earlier batch, or loaded by the run); a base first staged in this batch
+            # by a new link or a re-created contact has none and is written whole.
+            self.batch.stored_bases[link_id] = entry.base
         entry.base = base_after(entry.base, action, created_id=created_id)
         assert entry.base is not None
         self.batch.bases[link_id] = entry.base
