@@ -64,6 +64,7 @@ from reconciler.store.db import Store
 from reconciler.store.migrate import upgrade
 from reconciler.store.schema import AccountKind
 from reconciler.store.tables import PairRow
+from reconciler.sync import batches
 from reconciler.sync.run import RunReport, SidePair, reconcile
 
 SCENARIOS = ("initial", "no-change", "changes", "full-scan")
@@ -279,7 +280,15 @@ def _time_phases() -> None:
         return wrapper
 
     # Names run.py imported (it calls them through its own module namespace).
-    for name in ("snapshot_contacts", "recover", "collect_work", "read_notes", "build_views"):
+    for name in (
+        "snapshot_contacts",
+        "recover",
+        "collect_work",
+        "read_notes",
+        "load_pool",
+        "build_views",
+        "load_parked",
+    ):
         setattr(run_module, name, timed_async(name, getattr(run_module, name)))
     setattr(run_module, "finish", timed_async("finish", getattr(run_module, "finish")))  # noqa: B009, B010
     setattr(run_module, "build_plan", timed("build_plan", getattr(run_module, "build_plan")))  # noqa: B009, B010
@@ -297,6 +306,8 @@ def _child(
 ) -> None:
     if options.phases:
         _time_phases()
+    if options.pool_batch is not None:
+        batches.POOL_BATCH = options.pool_batch
     out.put(asyncio.run(_bench(count, scenarios, options.profile, options.sql)))
 
 
@@ -321,6 +332,9 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile each run")
     parser.add_argument("--phases", action="store_true", help="time each step of each run")
     parser.add_argument("--sql", action="store_true", help="time each run's SQL statements")
+    parser.add_argument(
+        "--pool-batch", type=int, help="unlinked contacts per batch (batches.POOL_BATCH)"
+    )
     args = parser.parse_args()
     scenarios = [s for s in SCENARIOS if s in args.scenarios]  # always in their order
     rows: list[Row] = []

@@ -103,6 +103,7 @@ class Effects:
         without a base, so the next run merges it like any newly matched pair."""
         assert action.side is not None
         side = action.side
+        self.ctx.adopted.add((side, existing.contact_id))
         self.batch.put_state(side, existing)
         self.ledger.states[(side, existing.contact_id)] = existing
         if action.link_id is not None:

@@ -78,6 +78,9 @@ class RunContext:
     started_at: datetime
     dry_run: bool
     tally: Tally = field(default_factory=Tally)
+    # Existing contacts this run linked because a side refused a create as their duplicate:
+    # the side's duplicate rule is its own, so they may sit in a later batch's pool.
+    adopted: set[tuple[SideName, str]] = field(default_factory=set)
 
     @property
     def actor(self) -> str:

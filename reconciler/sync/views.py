@@ -223,11 +223,10 @@ async def load_pool(ctx: RunContext, work: Work) -> None:
         return
     async with ctx.store.session() as s:
         found = await _rows(s, ctx.pair_id, work.pool)
-        linked = await _links_of(s, ctx.pair_id, work.pool)
     kept: list[SideContact] = []
     for key in work.pool:
         row = found.get(key)
-        if row is not None and key not in linked and _matchable(ctx, key[0], row):
+        if row is not None and key not in ctx.adopted and _matchable(ctx, key[0], row):
             work.rows[key] = row
             kept.append(key)
     work.pool = kept

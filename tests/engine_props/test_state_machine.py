@@ -252,16 +252,6 @@ class PairMachine(RuleBasedStateMachine):
                 self.side(where).user.add_note(contact.id, body)
                 self.ledger.add(Edit(where, "note_create", email, lines(body)[0], lines(body)[0]))
 
-    @rule(
-        side=SIDE, count=st.integers(min_value=2, max_value=5), tags=st.sets(st.sampled_from(TAGS))
-    )
-    def import_people(self, side: SideName, count: int, tags: set[str]) -> None:
-        """Several people at once (an import), every other one on both sides: the next run's
-        matching pool holds several identity groups (batched runs split it)."""
-        for k in range(count):
-            both = k % 2 == 1
-            self.create_person(side, both, True, 1, both, tags, tags)
-
     @rule(side=SIDE, pick=PICK)
     def delete_person(self, side: SideName, pick: int) -> None:
         candidates = self.editable(side)
@@ -892,5 +882,48 @@ def _run_machine(store_url: str, runner: asyncio.Runner, kind: str) -> None:
     store = Store(store_url)
     try:
         run_state_machine_as_test(lambda: PairMachine(runner, store), settings=_settings(kind))
+    finally:
+        runner.run(store.dispose())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known, open: found 2026-11-24; the checks report a note of a person on both sides "
+    "gone from B after writes answered 5xx-after-success and a note clash (see the issue's "
+    "closing note). Not yet diagnosed: engine or model. Remove this mark when it passes.",
+)
+def test_known_failure_note_gone_from_b_after_uncertain_writes_and_a_note_clash(
+    store_url: str, runner: asyncio.Runner
+) -> None:
+    """The machine's shrunk falsifying example, replayed step by step."""
+    if store_url.startswith("postgresql"):
+        pytest.skip("replayed on SQLite")
+    store = Store(store_url)
+    machine = PairMachine(runner, store)
+    try:
+        machine.start(
+            note_conflict=NoteConflictPolicy.MANUAL,
+            field_conflict=FieldConflictPolicy.MANUAL,
+            delete_vs_edit=NoteDeleteEditPolicy.EDIT_WINS,
+            delete=DeletePolicy.ARCHIVE,
+            allow_duplicates=False,
+            page_size=2,
+        )
+        machine.clear_faults()
+        machine.create_person("a", False, True, 1, False, set(), set())
+        machine.create_person("a", True, True, 1, True, set(), set())
+        machine.clear_faults()
+        machine.converge()
+        machine.set_faults(
+            incomplete=0.0, rate_limited=0.0, retriable=0.0, seed=1, side="b", uncertain=0.5
+        )
+        machine.create_note(pick=0, side="a")
+        machine.clash_field(name="first_name", pick=0)
+        machine.run(full_scan=None)
+        machine.clash_note(pick=0, same_line=False, which=0)
+        machine.edit_note(line=1, pick=0, side="a", which=221979)
+        machine.converge()
+        machine.teardown()
     finally:
         runner.run(store.dispose())
