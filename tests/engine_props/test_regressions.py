@@ -17,6 +17,7 @@ from reconciler.store.db import Store
 from reconciler.sync import batches
 from reconciler.sync.model import Resolution, ResolutionChoice
 from tests.engine_props import harness
+from tests.engine_props.harness import PairEnv
 
 
 async def test_a_resolution_made_before_a_new_edit_does_not_overwrite_that_edit(
@@ -100,10 +101,8 @@ class _ListingBreaksOff(MemorySide):
                 raise RetriableError("503 (listing broke off)", status=503)
 
 
-async def test_no_contact_is_created_on_a_side_whose_listing_was_incomplete(store: Store) -> None:
-    """Ann exists on both sides; A's listing breaks off before reaching her. Creating B's Ann on
-    A would make a second Ann where duplicates are allowed (invariant 2): the creation waits
-    for a complete listing, which then matches the two."""
+async def _ann_beyond_a_broken_listing(store: Store) -> tuple[PairEnv, _ListingBreaksOff]:
+    """Zed and Ann on A, whose listing breaks off after Zed; Ann on B too."""
     env = await harness.new_pair(store, side_class=_ListingBreaksOff, page_size=1)
     a, b = env.a, env.b
     assert isinstance(a, _ListingBreaksOff)
@@ -114,6 +113,14 @@ async def test_no_contact_is_created_on_a_side_whose_listing_was_incomplete(stor
     env.a.user.add_contact(first_name="Ann", email="ann@example.com")
     env.a.user.allow_duplicates = True
     env.b.user.add_contact(first_name="Ann", email="ann@example.com")
+    return env, a
+
+
+async def test_no_contact_is_created_on_a_side_whose_listing_was_incomplete(store: Store) -> None:
+    """Ann exists on both sides; A's listing breaks off before reaching her. Creating B's Ann on
+    A would make a second Ann where duplicates are allowed (invariant 2): the creation waits
+    for a complete listing, which then matches the two."""
+    env, a = await _ann_beyond_a_broken_listing(store)
 
     report = await env.run()
 
@@ -135,16 +142,7 @@ async def test_a_run_in_batches_defers_creations_and_says_so_once(
     """The same with the matching pool in batches (one person each): every batch defers its
     creation on A, and the report says so once, not once per batch."""
     monkeypatch.setattr(batches, "POOL_BATCH", 1)
-    env = await harness.new_pair(store, side_class=_ListingBreaksOff, page_size=1)
-    a, b = env.a, env.b
-    assert isinstance(a, _ListingBreaksOff)
-    assert isinstance(b, _ListingBreaksOff)
-    b.broken = False
-    env.a.user.add_contact(first_name="Zed", email="zed@example.com")
-    env.clock.advance(seconds=1)
-    env.a.user.add_contact(first_name="Ann", email="ann@example.com")
-    env.a.user.allow_duplicates = True
-    env.b.user.add_contact(first_name="Ann", email="ann@example.com")
+    env, a = await _ann_beyond_a_broken_listing(store)
     env.b.user.add_contact(first_name="Bea", email="bea@example.com")
 
     report = await env.run()
