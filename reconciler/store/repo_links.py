@@ -227,13 +227,12 @@ async def save_bases(
     unknown: list[str] = []
     for link_id, base in bases.items():
         before = known.get(link_id)
+        if before is None or base.fields != before.fields or base.tags != before.tags:
+            rows.append({"link_id": link_id, "fields": dict(base.fields), "tags": dict(base.tags)})
         if before is None:
             unknown.append(link_id)
-            rows.append({"link_id": link_id, "fields": dict(base.fields), "tags": dict(base.tags)})
             notes.extend((link_id, note) for note in base.notes)
             continue
-        if base.fields != before.fields or base.tags != before.tags:
-            rows.append({"link_id": link_id, "fields": dict(base.fields), "tags": dict(base.tags)})
         kept = {note.note_link_id for note in base.notes}
         stale.extend(n.note_link_id for n in before.notes if n.note_link_id not in kept)
         old = {n.note_link_id: n for n in before.notes}

@@ -116,6 +116,19 @@ class SideHealth:
     failures: dict[SideName, int] = field(default_factory=lambda: {"a": 0, "b": 0})
     paused: set[SideName] = field(default_factory=set)
 
+    def record(self, side: SideName, failed: bool) -> bool:
+        """Count a call's outcome; True when this failure pauses the side: after
+        ``BREAKER`` retriable failures in a row it gets no more writes in this run (its own
+        retries have already waited)."""
+        if not failed:
+            self.failures[side] = 0
+            return False
+        self.failures[side] += 1
+        if self.failures[side] >= BREAKER and side not in self.paused:
+            self.paused.add(side)
+            return True
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class CallOutcome:
@@ -158,8 +171,6 @@ class Executor:
         self.effects = Effects(ctx, ledger, self.batch)
         self.parked_before = parked or set()
         self.health = health or SideHealth()
-        self.failures = self.health.failures
-        self.paused = self.health.paused
         self.stopped = False
         # A commit running while the next batch is staged, and the actions it records.
         self.behind: tuple[asyncio.Future[list[JournalEntry]], list[Action]] | None = None
@@ -258,7 +269,7 @@ class Executor:
                 continue
             action = self._resolve(job, actions[job.index])
             assert action.side is not None
-            if action.side in self.paused:
+            if action.side in self.health.paused:
                 self._leave(job, f"side {action.side.upper()} paused after repeated failures")
                 continue
             wave.append((job, action))
@@ -337,10 +348,14 @@ class Executor:
         async def one(action: Action) -> CallOutcome:
             assert action.side is not None
             async with limits[action.side]:
-                if action.side in self.paused:
+                if action.side in self.health.paused:
                     return CallOutcome("retry", error="not sent: the side is paused")
                 outcome = await self._call(action)
-            self._count_failure(action.side, outcome)
+            if self.health.record(action.side, outcome.status in ("retry", "uncertain")):
+                self.ctx.tally.error(
+                    f"side {action.side.upper()}: {BREAKER} retriable failures in a row; "
+                    "no more writes to it in this run"
+                )
             await self.ctx.step("write_returned", action)
             return outcome
 
@@ -486,20 +501,6 @@ class Executor:
             self.ctx.tally.fatal = error
             self.stopped = True
         self._leave(job, f"{action.kind.value} on side {side.upper()}: {error}")
-
-    def _count_failure(self, side: SideName, outcome: CallOutcome) -> None:
-        """Back off from a side that keeps failing: after ``BREAKER`` retriable failures in a
-        row it gets no more writes in this run (its own retries have already waited)."""
-        if outcome.status not in ("retry", "uncertain"):
-            self.failures[side] = 0
-            return
-        self.failures[side] += 1
-        if self.failures[side] >= BREAKER and side not in self.paused:
-            self.paused.add(side)
-            self.ctx.tally.error(
-                f"side {side.upper()}: {BREAKER} retriable failures in a row; "
-                "no more writes to it in this run"
-            )
 
     def _leave(self, job: LinkJob, why: str) -> None:
         """Stop a job; its link is looked at (notes first) by the next run."""

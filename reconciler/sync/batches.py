@@ -22,7 +22,7 @@ Dry runs and applications of a stored plan are never batched: their plan is one 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reconciler.sides.base import SideName
 from reconciler.store.repo_sync import ActiveConflict, SideContact
@@ -61,17 +61,7 @@ def split_work(work: Work, selection: NoteSelection, limit: int | None = None) -
         else:
             link_conflicts.append(conflict)
     entries = work.entries
-    links = Work(
-        links=work.links,
-        rows=work.rows,
-        pool=[],
-        dirty=work.dirty,
-        unsettled=work.unsettled,
-        conflicts=link_conflicts,
-        overrides=work.overrides,
-        priority_links=work.priority_links,
-        by_contact=work.by_contact,
-    )
+    links = replace(work, pool=[], conflicts=link_conflicts, entries={})
     parts = [Part(links, _share(selection, links.rows))]
     for batch, conflicts in zip(batches, match_conflicts, strict=True):
         part = Work(

@@ -90,6 +90,7 @@ def match_contacts(
 
 
 K = TypeVar("K")
+_PASSES: tuple[Via, ...] = ("email", "phone")
 Candidate = tuple[K, SideName, str | None, str | None]  # (key, side, email key, phone key)
 
 
@@ -108,8 +109,7 @@ def match_identities(candidates: Sequence[Candidate[K]]) -> IdentityMatching[K]:
     pairs: list[tuple[K, K, str, Via]] = []
     ambiguous: list[tuple[str, Via, list[K], list[K]]] = []
     remaining = list(candidates)
-    for kind in ("email", "phone"):
-        via: Via = "email" if kind == "email" else "phone"
+    for via in _PASSES:
         groups: dict[str, list[int]] = {}  # identity -> positions in ``remaining``
         for position, (_, _, email, phone) in enumerate(remaining):
             identity = email if via == "email" else phone

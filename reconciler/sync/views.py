@@ -212,7 +212,7 @@ async def _pool_entries(
 
 
 def _eligible(ctx: RunContext, side: SideName, entry: PoolRow) -> bool:
-    return entry.listed and entry.present and not _unseen(ctx, side, entry.seen_run_id)
+    return _may_match(ctx, side, entry.listed, entry.present, entry.seen_run_id)
 
 
 async def load_pool(ctx: RunContext, work: Work) -> None:
@@ -235,7 +235,15 @@ async def load_pool(ctx: RunContext, work: Work) -> None:
 
 def _matchable(ctx: RunContext, side: SideName, row: ContactRow) -> bool:
     present = row.missing_since is None and row.deleted_at is None
-    return row.listed and present and not stale(ctx, side, row)
+    return _may_match(ctx, side, row.listed, present, row.seen_run_id)
+
+
+def _may_match(
+    ctx: RunContext, side: SideName, listed: bool, present: bool, seen_run_id: str | None
+) -> bool:
+    """An unlinked contact takes part in matching when listed, present and not stale: one
+    rule for its ``PoolRow`` in ``collect_work`` and its row in ``load_pool``."""
+    return listed and present and not _unseen(ctx, side, seen_run_id)
 
 
 def stale(ctx: RunContext, side: SideName, row: ContactRow) -> bool:
