@@ -258,15 +258,23 @@ async def _reference(store: Store, scenario: Scenario) -> tuple[dict[str, Any], 
     return await _finish(env), steps.names, writes
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
-async def test_a_crash_at_any_step_ends_like_no_crash(store: Store, scenario: Scenario) -> None:
-    _skip_on_postgres_in_ci(store, scenario.name)
-    expected, names, _ = await _reference(store, scenario)
+async def _crash_at_each(
+    store: Store, scenario: Scenario, names: list[str], expected: dict[str, Any]
+) -> None:
+    """The scenario made afresh and its run crashed at step k, for every k: each must end
+    like ``expected`` once run to completion."""
     for k, name in enumerate(names):
         env = await _prepare(store, scenario, WriteFaults())
         with pytest.raises(SimulatedCrash):
             await env.run(hooks=Steps(crash_at=k), full_scan=True)
         assert await _finish(env) == expected, f"crash at step {k} ({name})"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+async def test_a_crash_at_any_step_ends_like_no_crash(store: Store, scenario: Scenario) -> None:
+    _skip_on_postgres_in_ci(store, scenario.name)
+    expected, names, _ = await _reference(store, scenario)
+    await _crash_at_each(store, scenario, names, expected)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
@@ -279,11 +287,7 @@ async def test_a_crash_at_any_step_with_tiny_batches_ends_like_no_crash(
     _skip_on_postgres_in_ci(store, scenario.name)
     monkeypatch.setattr(apply, "STAGE_LIMIT", 1)
     expected, names, _ = await _reference(store, scenario)
-    for k, name in enumerate(names):
-        env = await _prepare(store, scenario, WriteFaults())
-        with pytest.raises(SimulatedCrash):
-            await env.run(hooks=Steps(crash_at=k), full_scan=True)
-        assert await _finish(env) == expected, f"crash at step {k} ({name})"
+    await _crash_at_each(store, scenario, names, expected)
 
 
 @pytest.mark.parametrize(
@@ -303,11 +307,7 @@ async def test_a_crash_at_any_step_of_a_run_in_pool_batches_ends_like_no_crash(
     monkeypatch.setattr(batches, "POOL_BATCH", 1)
     _, names, _ = await _reference(store, scenario)
     assert names.count("plan_built") > 2, "the run was not made in batches"
-    for k, name in enumerate(names):
-        env = await _prepare(store, scenario, WriteFaults())
-        with pytest.raises(SimulatedCrash):
-            await env.run(hooks=Steps(crash_at=k), full_scan=True)
-        assert await _finish(env) == expected, f"crash at step {k} ({name})"
+    await _crash_at_each(store, scenario, names, expected)
 
 
 @pytest.mark.parametrize("kind", ["error_after_write", "timeout"])

@@ -19,7 +19,7 @@ from reconciler.store.tables import PairLeaseRow
 from reconciler.sync.model import Action
 from reconciler.sync.run import reconcile
 from tests.service.conftest import highlevel_pair
-from tests.service.memory import MemoryWorld, PauseAt, memory_pair
+from tests.service.memory import MemoryPair, MemoryWorld, PauseAt, memory_pair
 
 _LEASE = table_of(PairLeaseRow)
 
@@ -189,15 +189,22 @@ class _Clock:
         return self.now
 
 
-async def test_a_run_that_may_have_lost_its_lease_makes_no_more_writes(store: Store) -> None:
-    """Fencing: the renewer notices a loss only when it next runs; a run resuming from a stall
-    longer than the ttl must not write before then (another process may run the pair)."""
+async def _three_people_to_copy(store: Store) -> tuple[str, MemoryPair, _Clock, PairRunner]:
+    """A memory pair with three people on A to create on B, and a runner whose 30 s leases
+    are judged by a clock the test moves."""
     world = MemoryWorld()
     pair_id = await memory_pair(store, "m")
     sides = world.pair(pair_id)
     sides.a.user.populate(3, seed=4)
     clock = _Clock()
     runner = PairRunner(store, LeaseKeeper(store, ttl=30, clock=clock), world.open)
+    return pair_id, sides, clock, runner
+
+
+async def test_a_run_that_may_have_lost_its_lease_makes_no_more_writes(store: Store) -> None:
+    """Fencing: the renewer notices a loss only when it next runs; a run resuming from a stall
+    longer than the ttl must not write before then (another process may run the pair)."""
+    pair_id, sides, clock, runner = await _three_people_to_copy(store)
 
     stalled = _Stall(clock, "snapshot_done", timedelta(seconds=31))
     outcome = await runner.run(pair_id, trigger="manual", hooks=stalled)
@@ -213,12 +220,7 @@ async def test_a_run_that_may_have_lost_its_lease_makes_no_more_writes(store: St
 
 async def test_manual_runs_through_the_leased_opener_are_fenced_too(store: Store) -> None:
     """The API's runs and plan applications open their sides with ``leased_opener``."""
-    world = MemoryWorld()
-    pair_id = await memory_pair(store, "m")
-    sides = world.pair(pair_id)
-    sides.a.user.populate(3, seed=4)
-    clock = _Clock()
-    runner = PairRunner(store, LeaseKeeper(store, ttl=30, clock=clock), world.open)
+    pair_id, sides, clock, runner = await _three_people_to_copy(store)
 
     async with runner.leased_opener(pair_id) as opened:
         clock.now += timedelta(seconds=31)  # stalled past the ttl before the run
