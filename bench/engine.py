@@ -30,7 +30,8 @@ what it applied, conflicts opened, requests per side, and the process's peak RSS
 ``--profile`` writes a cProfile of each run to ``bench/profiles/`` and prints its top lines;
 ``--phases`` prints each run's steps (snapshot, notes, plan, apply, finish) with their wall
 time and the peak RSS after them; ``--sql`` prints each run's SQL time (statements, from the
-call to its return, commits not included) and its costliest statements.
+call to its return, commits not included) and its costliest statements; ``--keep`` keeps the
+store file and prints where it is.
 """
 
 from __future__ import annotations
@@ -171,7 +172,9 @@ class SqlTimes:
         self.by_statement.clear()
 
 
-async def _bench(count: int, scenarios: list[str], profile: bool, sql: bool) -> list[Row]:
+async def _bench(
+    count: int, scenarios: list[str], profile: bool, sql: bool, keep: bool
+) -> list[Row]:
     folder = Path(tempfile.mkdtemp(prefix="bench-engine-"))
     url = f"sqlite+aiosqlite:///{folder / 'store.db'}"
     await upgrade(url)
@@ -245,7 +248,10 @@ async def _bench(count: int, scenarios: list[str], profile: bool, sql: bool) -> 
         if report.errors:
             print(f"  errors: {list(report.errors)[:5]}", flush=True)
     await store.dispose()
-    shutil.rmtree(folder)  # a 100,000 run's store is ~250 MB
+    if keep:
+        print(f"N={count}: store kept in {folder}", flush=True)
+    else:
+        shutil.rmtree(folder)  # a 100,000 run's store is ~250 MB
     return rows
 
 
@@ -308,7 +314,7 @@ def _child(
         _time_phases()
     if options.pool_batch is not None:
         batches.POOL_BATCH = options.pool_batch
-    out.put(asyncio.run(_bench(count, scenarios, options.profile, options.sql)))
+    out.put(asyncio.run(_bench(count, scenarios, options.profile, options.sql, options.keep)))
 
 
 def _table(rows: list[Row]) -> str:
@@ -332,6 +338,9 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile each run")
     parser.add_argument("--phases", action="store_true", help="time each step of each run")
     parser.add_argument("--sql", action="store_true", help="time each run's SQL statements")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the store file (to look at query plans)"
+    )
     parser.add_argument(
         "--pool-batch", type=int, help="unlinked contacts per batch (batches.POOL_BATCH)"
     )

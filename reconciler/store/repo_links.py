@@ -130,16 +130,14 @@ async def links_by_contact(
     column = _LINK.c.a_id if side == "a" else _LINK.c.b_id
     out: dict[str, Link] = {}
     for batch in chunks(unique(contact_ids)):
+        # The status is tested here: see ``repo_sync.link_ids_by_contact``.
         result = await s.execute(
-            select(_LINK).where(
-                _LINK.c.pair_id == pair_id,
-                _LINK.c.status == LinkStatus.ACTIVE.value,
-                in_values(s, column, batch),
-            )
+            select(_LINK).where(_LINK.c.pair_id == pair_id, in_values(s, column, batch))
         )
         for row in result:
             link = _link(row)
-            out[link.contact_id(side)] = link
+            if link.active:
+                out[link.contact_id(side)] = link
     return out
 
 

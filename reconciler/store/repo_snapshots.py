@@ -406,30 +406,49 @@ async def replace_notes(
 ) -> None:
     """Store the complete, freshly read note lists of these contacts (replacing the old).
 
+    Only what differs from the stored rows is written: most notes a run reads (the rolling
+    scan's, a changed contact's other notes) are as stored, and rewriting them dirtied as many
+    random index pages as there were notes. ``fetched_at`` of a note row is when that version
+    of the note was first read; the contact's ``notes_fetched_at`` is when its list was.
     Rows are written in key order: SQLite then changes each index page once for many rows
     rather than once per row (note and contact ids are random).
     """
+    rows: list[tuple[Any, ...]] = []
+    gone: list[str] = []
     for batch in chunks(sorted(notes_by_contact)):
-        await s.execute(
-            delete(_NOTE).where(
+        stored = await s.execute(
+            select(_NOTE.c.note_id, _NOTE.c.contact_id, _NOTE.c.hash, _NOTE.c.body).where(
                 _NOTE.c.pair_id == pair_id,
                 _NOTE.c.side == side,
                 in_values(s, _NOTE.c.contact_id, batch),
             )
         )
+        known = {note_id: (cid, digest, body) for note_id, cid, digest, body in stored}
+        for contact_id in batch:
+            for note in notes_by_contact[contact_id]:
+                if known.pop(note.note_id, None) != (contact_id, note.hash, note.body):
+                    rows.append(
+                        (pair_id, side, note.note_id, contact_id, note.body, note.hash, fetched_at)
+                    )
+        # Left over: stored under these contacts, not in their lists now. A note that moved
+        # to one of these contacts was popped above; one that moved elsewhere is upserted
+        # under its new contact by that contact's list (if read) and must not be deleted
+        # after, hence deleting before writing.
+        gone.extend(known)
         await s.execute(
             update(_CONTACT)
             .where(_side_of(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch))
             .values(notes_fetched_at=fetched_at)
         )
-    rows = sorted(
-        (
-            (pair_id, side, note.note_id, contact_id, note.body, note.hash, fetched_at)
-            for contact_id, notes in notes_by_contact.items()
-            for note in notes
-        ),
-        key=_NOTE_ID,  # stable: of one note read twice, the last read still wins
-    )
+    for batch in chunks(sorted(gone)):
+        await s.execute(
+            delete(_NOTE).where(
+                _NOTE.c.pair_id == pair_id,
+                _NOTE.c.side == side,
+                in_values(s, _NOTE.c.note_id, batch),
+            )
+        )
+    rows.sort(key=_NOTE_ID)  # stable: of one note read twice, the last read still wins
     # A note that moved between contacts is still one row: the upsert moves it.
     await insert_values(
         s,

@@ -512,16 +512,18 @@ async def link_ids_by_contact(
 ) -> dict[str, str]:
     """contact id on ``side`` -> the id of its active link, for the contacts that have one."""
     column = _LINK.c.a_id if side == "a" else _LINK.c.b_id
+    active = LinkStatus.ACTIVE.value
     out: dict[str, str] = {}
     for batch in chunks(unique(contact_ids)):
+        # The status is tested here, not in SQL: with it in the WHERE clause and a long IN
+        # list, SQLite (no statistics) walks the (pair, status) index over every link of the
+        # pair instead of looking each contact up (0.2 s at 100,000 links, against 0.03 s).
         result = await s.execute(
-            select(column, _LINK.c.id).where(
-                _LINK.c.pair_id == pair_id,
-                _LINK.c.status == LinkStatus.ACTIVE.value,
-                in_values(s, column, batch),
+            select(column, _LINK.c.id, _LINK.c.status).where(
+                _LINK.c.pair_id == pair_id, in_values(s, column, batch)
             )
         )
-        out.update((contact_id, link_id) for contact_id, link_id in result)
+        out.update((contact_id, link_id) for contact_id, link_id, st in result if st == active)
     return out
 
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
+
+import pytest
+from sqlalchemy import select
 
 from reconciler.store import repo_snapshots as snaps
+from reconciler.store import sql
 from reconciler.store.db import Store
-from reconciler.store.tables import PairRow
+from reconciler.store.tables import PairRow, SnapshotNoteRow
 from reconciler.sync.model import ContactState, NoteState
 from reconciler.sync.normalise import note_hash
 
 from .conftest import NOW
+
+
+_NOTES = SnapshotNoteRow.__table__  # type: ignore[attr-defined]
 
 
 def _state(n: int, *, first: str = "Ann", tags: dict[str, str] | None = None) -> ContactState:
@@ -188,6 +196,41 @@ async def test_note_moving_between_contacts_is_one_row(store: Store, pair: PairR
         await snaps.replace_notes(s, pair.id, "b", {"x": [_note("n1", "a")]}, fetched_at=NOW)
         await snaps.replace_notes(s, pair.id, "b", {"y": [_note("n1", "a")]}, fetched_at=NOW)
         assert await snaps.note_owner(s, pair.id, "b", ["n1"]) == {"n1": "y"}
+
+
+async def test_notes_read_again_write_only_what_changed(
+    store: Store, pair: PairRow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A note read again as stored keeps its row (``fetched_at`` of its first read); a changed
+    note, a new one, and one moved between contacts are written; a note gone is deleted. With
+    one contact per chunk, a note moving to a contact of a later chunk must not be lost to
+    the earlier chunk's deletions."""
+    monkeypatch.setattr(snaps, "chunks", functools.partial(sql.chunks, size=1))
+    later = NOW + timedelta(hours=1)
+    first = {
+        "x": [_note("n1", "same"), _note("n2", "old"), _note("n3", "gone")],
+        "y": [_note("n4", "moves")],
+    }
+    again = {
+        "x": [_note("n1", "same"), _note("n2", "new"), _note("n5", "added")],
+        "y": [],
+        "z": [_note("n4", "moves")],
+    }
+    async with store.transaction() as s:
+        await snaps.replace_notes(s, pair.id, "a", first, fetched_at=NOW)
+        await snaps.replace_notes(s, pair.id, "a", again, fetched_at=later)
+        result = await s.execute(
+            select(_NOTES.c.note_id, _NOTES.c.contact_id, _NOTES.c.body, _NOTES.c.fetched_at)
+            .where(_NOTES.c.pair_id == pair.id)
+            .order_by(_NOTES.c.note_id)
+        )
+        rows = [(n, c, b, at.replace(tzinfo=UTC)) for n, c, b, at in result]
+    assert rows == [
+        ("n1", "x", "same", NOW),
+        ("n2", "x", "new", later),
+        ("n4", "z", "moves", later),
+        ("n5", "x", "added", later),
+    ]
 
 
 async def test_parked_error_on_a_contact(store: Store, pair: PairRow) -> None:
