@@ -29,8 +29,8 @@ what it applied, conflicts opened, requests per side, and the process's peak RSS
 (``ru_maxrss``: the memory sides' 2 x N people are in it; their own size is printed first).
 ``--profile`` writes a cProfile of each run to ``bench/profiles/`` and prints its top lines;
 ``--phases`` prints each run's steps (snapshot, notes, plan, apply, finish) with their wall
-time and the peak RSS after them; ``--sql`` prints each run's SQL time (statements, from the
-call to its return, commits not included) and its costliest statements; ``--keep`` keeps the
+time and the peak RSS after them; ``--sql`` prints each run's SQL time (statements and
+commits, from the call to its return) and its costliest statements; ``--keep`` keeps the
 store file and prints where it is.
 """
 
@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
 
 from reconciler.sides.memory import MemorySide
 from reconciler.store import repo_pairs
@@ -152,6 +153,20 @@ class SqlTimes:
         engine = store.engine.sync_engine
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
+        # Commits are no cursor execution: the driver connection's commit is timed instead.
+        commit = AsyncAdapt_aiosqlite_connection.commit
+        times = self
+
+        def timed_commit(connection: Any) -> None:
+            began = time.perf_counter()
+            try:
+                commit(connection)
+            finally:
+                entry = times.by_statement.setdefault("COMMIT", [0, 0.0, 0])
+                entry[0] += 1
+                entry[1] += time.perf_counter() - began
+
+        setattr(AsyncAdapt_aiosqlite_connection, "commit", timed_commit)  # noqa: B010
 
     def _before(self, conn: Any, _cursor: Any, _sql: str, *_: Any) -> None:
         conn.info["bench_began"] = time.perf_counter()

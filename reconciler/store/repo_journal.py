@@ -85,12 +85,29 @@ async def append_intents(
         for offset, action in enumerate(actions)
     ]
     await insert_rows(s, _JOURNAL, rows)
+    # Only the ids are read back: the rest is what was just written (decoding every action
+    # again cost more than inserting it).
     result = await s.execute(
-        select(_JOURNAL)
-        .where(_JOURNAL.c.run_id == run_id, _JOURNAL.c.seq >= first)
-        .order_by(_JOURNAL.c.seq)
+        select(_JOURNAL.c.id, _JOURNAL.c.seq).where(
+            _JOURNAL.c.run_id == run_id, _JOURNAL.c.seq >= first
+        )
     )
-    return [_entry(row) for row in result]
+    ids = {seq: entry_id for entry_id, seq in result}
+    return [
+        JournalEntry(
+            id=ids[first + offset],
+            run_id=run_id,
+            pair_id=pair_id,
+            seq=first + offset,
+            action=action,
+            status=JournalStatus.PENDING,
+            intent_at=now,
+            done_at=None,
+            result=None,
+            error=None,
+        )
+        for offset, action in enumerate(actions)
+    ]
 
 
 async def mark_done(

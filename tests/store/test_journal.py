@@ -41,6 +41,9 @@ async def test_intents_then_outcomes(store: Store, pair: PairRow, run_id: str) -
     assert [e.seq for e in first + more] == [1, 2, 3]
     assert [e.action for e in first + more] == [_action(1), _action(2), _action(3)]
     assert all(e.status is JournalStatus.PENDING for e in first + more)
+    async with store.session() as s:
+        # What append_intents returns is what the store holds (it reads back only the ids).
+        assert await journal.pending(s, pair.id) == first + more
     done = NOW + timedelta(seconds=1)
     async with store.transaction() as s:
         assert await journal.mark_done(s, first[0].id, result={"note_id": "new1"}, now=done)
