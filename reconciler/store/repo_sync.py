@@ -484,24 +484,37 @@ async def links_by_note_age(s: AsyncSession, pair_id: str, *, limit: int) -> lis
     """Active links whose notes were read longest ago (never read first): the rolling scan.
 
     A link's two contacts are read together, so side A's ``notes_fetched_at`` stands for both.
+    Never-read and read links are two queries, each in the order of the index
+    ``ix_snapshot_contact_notes_age`` (the databases disagree on where NULLs sort, and one
+    ``NULLS FIRST`` ordering made both sort every link of the pair on every run).
     """
     if limit <= 0:
         return []
-    query = (
+    base = (
         select(_LINK.c.id, _LINK.c.a_id, _LINK.c.b_id, _CONTACT.c.notes_fetched_at)
+        .select_from(_CONTACT)
         .join(
-            _CONTACT,
-            (_CONTACT.c.pair_id == _LINK.c.pair_id)
-            & (_CONTACT.c.side == "a")
-            & (_CONTACT.c.contact_id == _LINK.c.a_id),
+            _LINK,
+            (_LINK.c.pair_id == _CONTACT.c.pair_id)
+            & (_LINK.c.a_id == _CONTACT.c.contact_id)
+            & (_LINK.c.status == LinkStatus.ACTIVE.value),
         )
-        .where(_LINK.c.pair_id == pair_id, _LINK.c.status == LinkStatus.ACTIVE.value)
-        .order_by(_CONTACT.c.notes_fetched_at.asc().nulls_first(), _LINK.c.id)
+        .where(_CONTACT.c.pair_id == pair_id, _CONTACT.c.side == "a")
+    )
+    never = await s.execute(
+        base.where(_CONTACT.c.notes_fetched_at.is_(None))
+        .order_by(_CONTACT.c.contact_id)
         .limit(limit)
     )
-    return [
-        DueLink(row.id, row.a_id, row.b_id, row.notes_fetched_at) for row in await s.execute(query)
-    ]
+    out = [DueLink(row.id, row.a_id, row.b_id, None) for row in never]
+    if len(out) < limit:
+        read = await s.execute(
+            base.where(_CONTACT.c.notes_fetched_at.is_not(None))
+            .order_by(_CONTACT.c.notes_fetched_at, _CONTACT.c.contact_id)
+            .limit(limit - len(out))
+        )
+        out.extend(DueLink(row.id, row.a_id, row.b_id, row.notes_fetched_at) for row in read)
+    return out
 
 
 # ------------------------------------------------------------------------------------ links

@@ -23,6 +23,7 @@ _UNSETTLED = text(UNSETTLED)
 _DELETED = text("deleted_at IS NOT NULL")
 _EMAIL = text("email_key IS NOT NULL")
 _PHONE = text("phone_key IS NOT NULL")
+_SIDE_A = text("side = 'a'")
 
 
 class SnapshotContactRow(StoreModel, table=True):
@@ -64,6 +65,16 @@ class SnapshotContactRow(StoreModel, table=True):
             "side",
             sqlite_where=_DELETED,
             postgresql_where=_DELETED,
+        ),
+        # The rolling notes scan: side A's rows (a link's contacts are read together) by when
+        # their notes were read (migration 0004).
+        Index(
+            "ix_snapshot_contact_notes_age",
+            "pair_id",
+            "notes_fetched_at",
+            "contact_id",
+            sqlite_where=_SIDE_A,
+            postgresql_where=_SIDE_A,
         ),
         Index(
             "ix_snapshot_contact_email_key",

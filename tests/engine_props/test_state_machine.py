@@ -957,7 +957,8 @@ def test_replay_edit_reaches_a_note_copy_whose_answer_was_lost(
             if (contact := machine.contact(side, "p10@example.com")) is not None
         }
         edited = "N22\nt29\n--\nt24"  # A's edit of the copied note (a fork renames N22)
-        assert edited in bodies["a"] and edited in bodies["b"]
+        assert edited in bodies["a"]
+        assert edited in bodies["b"]
         # The rest agrees but for the clashing note, left to a person (manual policy).
         assert bodies["a"] - bodies["b"] == {"N13\nt27\n--\nt15"}
         machine.teardown()

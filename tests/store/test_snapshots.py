@@ -18,7 +18,6 @@ from reconciler.sync.normalise import note_hash
 
 from .conftest import NOW
 
-
 _NOTES = SnapshotNoteRow.__table__  # type: ignore[attr-defined]
 
 
