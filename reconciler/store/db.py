@@ -112,12 +112,9 @@ def ensure_sqlite_dir(url: str) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers run beside the one writer. synchronous=NORMAL is durable across process
-    # crashes in WAL mode; only an OS crash can lose the commits since the last checkpoint,
-    # which recovery tolerates as it does a crash before a result was recorded (a write made
-    # but unrecorded reads as the same change on both sides; creates are matched by content).
-    # The token store syncs its own commits (token_store.py). SQLite ignores foreign keys
-    # unless told per connection; busy_timeout waits for the writer instead of failing.
+    # WAL lets readers run beside the one writer; synchronous=NORMAL is durable across process
+    # crashes in WAL mode (only an OS crash can lose the last commits); SQLite ignores foreign
+    # keys unless told per connection; busy_timeout waits for the writer instead of failing.
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -128,13 +125,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         # pages all over tables of hundreds of thousands of rows; with too small a cache each
         # page is spilled and written again many times within one transaction.
         cursor.execute("PRAGMA cache_size=-16384")
-        # Checkpoint every ~40 MB of WAL instead of SQLite's 4 MB: a wave's commit rewrites
-        # index pages all over the store, and a checkpoint after nearly every commit wrote
-        # (and synced) the same pages into the database file again and again: the 30,000
-        # "changes" benchmark's commits went from 0.30 to 0.17 s. Disk use: the WAL file is
-        # truncated back to 64 MB at most after a checkpoint.
-        cursor.execute("PRAGMA wal_autocheckpoint=10000")
-        cursor.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
     finally:
         cursor.close()
 
