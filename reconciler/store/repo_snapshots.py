@@ -371,7 +371,7 @@ async def clear_dirty(
     """Drop hints the run has handled: only those set before ``marked_before`` (the run's
     start), so a webhook arriving during the run is kept for the next one."""
     # Only the hinted rows (few, and found by their partial index) are touched: a first sync
-    # looks at every contact, and testing each by id took ~1 s at 100,000.
+    # looks at every contact, and testing each by id took over 0.8 s at 100,000.
     hinted = set(await dirty_contact_ids(s, pair_id, side))
     handled = [cid for cid in unique(contact_ids) if cid in hinted]
     for batch in chunks(handled):
@@ -444,14 +444,7 @@ async def replace_notes(
             .where(_side_of(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch))
             .values(notes_fetched_at=fetched_at)
         )
-    for batch in chunks(sorted(gone)):
-        await s.execute(
-            delete(_NOTE).where(
-                _NOTE.c.pair_id == pair_id,
-                _NOTE.c.side == side,
-                in_values(s, _NOTE.c.note_id, batch),
-            )
-        )
+    await drop_notes(s, pair_id, side, sorted(gone))
     rows.sort(key=_NOTE_ID)  # stable: of one note read twice, the last read still wins
     # A note that moved between contacts is still one row: the upsert moves it.
     await insert_values(
@@ -462,6 +455,19 @@ async def replace_notes(
         conflict=("pair_id", "side", "note_id"),
         update=("contact_id", "body", "hash", "fetched_at"),
     )
+
+
+async def drop_notes(
+    s: AsyncSession, pair_id: str, side: SideName, note_ids: Collection[str]
+) -> None:
+    for batch in chunks(unique(note_ids)):
+        await s.execute(
+            delete(_NOTE).where(
+                _NOTE.c.pair_id == pair_id,
+                _NOTE.c.side == side,
+                in_values(s, _NOTE.c.note_id, batch),
+            )
+        )
 
 
 _NOTE_INSERT = ("pair_id", "side", "note_id", "contact_id", "body", "hash", "fetched_at")

@@ -459,19 +459,6 @@ async def put_notes(
     )
 
 
-async def drop_notes(
-    s: AsyncSession, pair_id: str, side: SideName, note_ids: Collection[str]
-) -> None:
-    for batch in chunks(unique(note_ids)):
-        await s.execute(
-            delete(_NOTE).where(
-                _NOTE.c.pair_id == pair_id,
-                _NOTE.c.side == side,
-                in_values(s, _NOTE.c.note_id, batch),
-            )
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class DueLink:
     link_id: str
@@ -530,7 +517,8 @@ async def link_ids_by_contact(
     for batch in chunks(unique(contact_ids)):
         # The status is tested here, not in SQL: with it in the WHERE clause and a long IN
         # list, SQLite (no statistics) walks the (pair, status) index over every link of the
-        # pair instead of looking each contact up (0.2 s at 100,000 links, against 0.03 s).
+        # pair instead of looking each contact up (0.06 s against 0.01 s per statement at
+        # 30,000 links).
         result = await s.execute(
             select(column, _LINK.c.id, _LINK.c.status).where(
                 _LINK.c.pair_id == pair_id, in_values(s, column, batch)

@@ -147,7 +147,7 @@ async def flush(ctx: RunContext, batch: Batch) -> list[JournalEntry]:
         for side, ids in _by_side(batch.unsettled).items():
             await repo_sync.unsettle(s, pair_id, side, ids)
         for side, ids in _by_side(batch.dropped_notes).items():
-            await repo_sync.drop_notes(s, pair_id, side, ids)
+            await repo_snapshots.drop_notes(s, pair_id, side, ids)
         notes = _by_side(
             (side, (cid, nid, body, h)) for (side, nid), (cid, body, h) in batch.notes.items()
         )
