@@ -285,7 +285,7 @@ async def missing_contact_ids(s: AsyncSession, pair_id: str, side: SideName) -> 
 async def delete_contacts(
     s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
 ) -> None:
-    """Forget contacts confirmed gone, with their notes."""
+    """Forget contacts gone for good (confirmed deleted, or replaced), with their notes."""
     for batch in chunks(unique(contact_ids)):
         await s.execute(
             delete(_NOTE).where(

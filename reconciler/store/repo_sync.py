@@ -376,25 +376,6 @@ async def put_states(
     )
 
 
-async def forget_contacts(
-    s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
-) -> None:
-    """Drop rows (and their notes) of contacts that are gone for good."""
-    for batch in chunks(unique(contact_ids)):
-        await s.execute(
-            delete(_NOTE).where(
-                _NOTE.c.pair_id == pair_id,
-                _NOTE.c.side == side,
-                in_values(s, _NOTE.c.contact_id, batch),
-            )
-        )
-        await s.execute(
-            delete(_CONTACT).where(
-                _of_side(pair_id, side), in_values(s, _CONTACT.c.contact_id, batch)
-            )
-        )
-
-
 async def settle(
     s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
 ) -> None:

@@ -138,7 +138,7 @@ async def flush(ctx: RunContext, batch: Batch) -> list[JournalEntry]:
         }
         await repo_links.save_bases(s, pair_id, bases, now=now, stored=batch.stored_bases)
         for side, ids in _by_side(batch.forgotten).items():
-            await repo_sync.forget_contacts(s, pair_id, side, ids)
+            await repo_snapshots.delete_contacts(s, pair_id, side, ids)
         states = _by_side((side, state) for (side, _), state in batch.states.items())
         for side, side_states in states.items():
             await repo_sync.put_states(s, pair_id, side, side_states, now=now, run_id=ctx.run_id)

@@ -294,7 +294,9 @@ async def _confirm_deletions(ctx: RunContext, name: SideName, settings: ScanSett
         # A linked contact's deletion is for the diff to deal with; an unlinked one is simply
         # forgotten (nothing on the other side depends on it).
         await repo_sync.confirm_deleted(s, ctx.pair_id, name, list(linked), now=now)
-        await repo_sync.forget_contacts(s, ctx.pair_id, name, [c for c in gone if c not in linked])
+        await repo_snapshots.delete_contacts(
+            s, ctx.pair_id, name, [c for c in gone if c not in linked]
+        )
         await repo_snapshots.put_listed(s, ctx.pair_id, name, back, run_id=ctx.run_id, seen_at=now)
     return len(gone)
 
@@ -323,4 +325,4 @@ async def _read_hinted(ctx: RunContext, name: SideName) -> None:
     now = ctx.now()
     async with ctx.store.transaction() as s:
         await repo_snapshots.put_listed(s, ctx.pair_id, name, found, run_id=ctx.run_id, seen_at=now)
-        await repo_sync.forget_contacts(s, ctx.pair_id, name, gone)
+        await repo_snapshots.delete_contacts(s, ctx.pair_id, name, gone)
