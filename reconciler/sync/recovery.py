@@ -7,7 +7,9 @@ crash can be found among the fresh listing too) and before anything is planned:
   and phone; without either, an unlinked new contact with exactly the draft's fields). Found:
   the create is recorded as done with that contact (link, base, snapshot row). Not found: the
   entry fails and the plan creates it again. Without this, a create whose answer was lost
-  would be made twice;
+  would be made twice. A source deleted meanwhile is kept, confirmed deleted, by the listing
+  until this moment: a copy found is linked to it and the diff carries the deletion over (the
+  pair's delete policy); with no copy it is forgotten;
 - a pending CREATE_NOTE: a note with the same normalised body that no note link holds is
   looked for among the target contact's notes; found: done with it; else failed;
 - any other write: idempotent to plan again, so the entry fails and the link is diffed again
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.errors import AuthError, FatalRunError, NotFoundError, SideError
 from reconciler.sides.base import CORE_FIELDS, SideName
@@ -58,10 +62,11 @@ async def recover(ctx: RunContext) -> Recovered:
         contacts: set[SideContact] = set()
         for link in links.values():
             contacts.update({("a", link.a_id), ("b", link.b_id)})
-        rows: dict[SideContact, repo_sync.ContactRow] = {}
-        for side, ids in repo_sync.sides_of(contacts).items():
-            found = await repo_sync.load_rows(s, ctx.pair_id, side, ids)
-            rows.update(((side, cid), row) for cid, row in found.items())
+        rows = await _rows(s, ctx.pair_id, contacts)
+        # The contacts that pending creates copy (their deletion may need cleaning up).
+        sources = await _rows(
+            s, ctx.pair_id, {key for e in pending if (key := _copied(e.action)) is not None}
+        )
     ledger = Ledger(
         states={
             key: row.state() for key, row in rows.items() if row.listed and row.deleted_at is None
@@ -76,8 +81,38 @@ async def recover(ctx: RunContext) -> Recovered:
     effects = Effects(ctx, ledger, batch)
     for entry in pending:
         await _recover_one(ctx, entry, ledger, effects, batch, out)
+    # A contact confirmed deleted whose copy a create left pending was kept for this moment
+    # (``snapshot._confirm_deletions``); if no copy was found, nothing depends on it any more.
+    failed = {o.entry_id for o in batch.outcomes if o.status is JournalStatus.FAILED}
+    taken = {key for link in ledger.links.values() if link.active for key in link.contacts()}
+    for entry in pending:
+        key = _copied(entry.action)
+        if key is None or key in taken or entry.id not in failed:
+            continue
+        row = sources.get(key)
+        if row is not None and row.deleted_at is not None:
+            batch.forget(*key)
     await flush(ctx, batch)
     return out
+
+
+async def _rows(
+    s: AsyncSession, pair_id: str, contacts: set[SideContact]
+) -> dict[SideContact, repo_sync.ContactRow]:
+    rows: dict[SideContact, repo_sync.ContactRow] = {}
+    for side, ids in repo_sync.sides_of(contacts).items():
+        found = await repo_sync.load_rows(s, pair_id, side, ids)
+        rows.update(((side, cid), row) for cid, row in found.items())
+    return rows
+
+
+def _copied(action: Action) -> SideContact | None:
+    """The contact a CREATE_CONTACT copies (to the other side)."""
+    if action.kind is not ActionKind.CREATE_CONTACT:
+        return None
+    if action.source_side is None or action.source_id is None:
+        return None
+    return (action.source_side, action.source_id)
 
 
 async def _recover_one(

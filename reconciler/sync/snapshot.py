@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from reconciler.errors import AuthError, FatalRunError, NotFoundError, SideError
 from reconciler.sides.base import Contact, Rejected, SideName
 from reconciler.store import repo_journal, repo_links, repo_pairs, repo_snapshots, repo_sync
 from reconciler.store.tables import PairRow
 from reconciler.sync.context import keyed_tags
-from reconciler.sync.model import ContactState, PairPolicy
+from reconciler.sync.model import ActionKind, ContactState, PairPolicy
 from reconciler.sync.normalise import normalised_fields, tag_key
 from reconciler.sync.runtime import RunContext
 
@@ -290,15 +292,31 @@ async def _confirm_deletions(ctx: RunContext, name: SideName, settings: ScanSett
         return 0
     now = ctx.now()
     async with ctx.store.transaction() as s:
-        linked = await repo_links.links_by_contact(s, ctx.pair_id, name, gone)
-        # A linked contact's deletion is for the diff to deal with; an unlinked one is simply
-        # forgotten (nothing on the other side depends on it).
-        await repo_sync.confirm_deleted(s, ctx.pair_id, name, list(linked), now=now)
+        linked = set(await repo_links.links_by_contact(s, ctx.pair_id, name, gone))
+        # A linked contact's deletion is for the diff to deal with; so is that of a contact
+        # whose copy a create left pending (recovery, later in this run, may find the copy and
+        # link it: its source must be known deleted then, or the copy outlives it unnoticed).
+        # Any other is simply forgotten (nothing on the other side depends on it).
+        kept = linked | await _copy_sources(s, ctx.pair_id, name)
+        await repo_sync.confirm_deleted(
+            s, ctx.pair_id, name, [c for c in gone if c in kept], now=now
+        )
         await repo_snapshots.delete_contacts(
-            s, ctx.pair_id, name, [c for c in gone if c not in linked]
+            s, ctx.pair_id, name, [c for c in gone if c not in kept]
         )
         await repo_snapshots.put_listed(s, ctx.pair_id, name, back, run_id=ctx.run_id, seen_at=now)
     return len(gone)
+
+
+async def _copy_sources(s: AsyncSession, pair_id: str, side: SideName) -> set[str]:
+    """Contacts of ``side`` that a pending CREATE_CONTACT copies to the other side."""
+    return {
+        entry.action.source_id
+        for entry in await repo_journal.pending(s, pair_id)
+        if entry.action.kind is ActionKind.CREATE_CONTACT
+        and entry.action.source_side == side
+        and entry.action.source_id is not None
+    }
 
 
 async def _read_hinted(ctx: RunContext, name: SideName) -> None:

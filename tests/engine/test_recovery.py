@@ -3,6 +3,9 @@ creates the side refuses as duplicates."""
 
 from __future__ import annotations
 
+import pytest
+
+from reconciler.store import repo_snapshots
 from reconciler.store.db import Store
 from reconciler.store.schema import JournalStatus
 from reconciler.sync.model import Action, ActionKind
@@ -102,3 +105,57 @@ async def test_a_duplicate_refused_by_the_side_is_linked_instead(store: Store) -
     await env.run()  # the next run merges the new link like any matched pair
     assert env.a.user.contact(a_anne.id).tags == env.b.user.contact(b_anne.id).tags
     assert set(env.a.user.contact(a_anne.id).tags) == {"a", "b"}
+
+
+class CrashAt:
+    """Crash at a journal step of the first action of ``kind``."""
+
+    def __init__(self, step: str, kind: ActionKind) -> None:
+        self.step_name, self.kind = step, kind
+
+    async def step(self, name: str, *, action: Action | None = None) -> None:
+        if name == self.step_name and action is not None and action.kind is self.kind:
+            raise SimulatedCrash(f"{name} of {self.kind.value}")
+
+
+async def test_a_copy_found_after_its_source_was_deleted_is_archived(env: Env) -> None:
+    """The source of a create left pending is deleted before the next run, whose full scan
+    confirms the deletion and whose recovery then finds the copy: the deletion reaches the
+    copy (delete policy ``archive``) instead of the copy living on, linked to nothing.
+
+    Found by the state machine: the unlinked source was forgotten when its deletion was
+    confirmed, before recovery linked the copy to it."""
+    nora = env.a.user.add_contact(first_name="Nora", email="nora@example.com")
+    with pytest.raises(SimulatedCrash):
+        await env.run(hooks=CrashAt("write_returned", ActionKind.CREATE_CONTACT))
+    (copy,) = env.b.user.contacts()  # made, but the run died before recording it
+    env.a.user.delete_contact(nora.id)
+
+    report = await env.run(full_scan=True)
+
+    assert report.status == "succeeded", report.errors
+    # The create is recorded (found by recovery, not made again), then its copy archived.
+    assert report.counts == {"create_contact": 1, "archive_contact": 1}
+    assert len(env.b.user.contacts()) == 1
+    assert env.b.user.contact(copy.id).tags == frozenset({"reconciler-archived"})
+    assert await inspect.links(env) == []  # the link ended (only active ones are listed)
+    assert await inspect.conflicts(env) == []
+    assert (await env.run(full_scan=True)).counts == {}
+
+
+async def test_a_deleted_source_whose_copy_was_never_made_is_forgotten(env: Env) -> None:
+    nora = env.a.user.add_contact(first_name="Nora", email="nora@example.com")
+    with pytest.raises(SimulatedCrash):
+        await env.run(hooks=CrashAt("intent_committed", ActionKind.CREATE_CONTACT))
+    assert env.b.user.contacts() == []  # the intent is pending, the call was never made
+    env.a.user.delete_contact(nora.id)
+
+    report = await env.run(full_scan=True)
+
+    assert report.status == "succeeded", report.errors
+    assert report.counts == {}
+    assert env.b.user.contacts() == []
+    assert await inspect.links(env) == []
+    async with env.store.session() as s:
+        assert await repo_snapshots.load_contacts(s, env.pair_id, "a", [nora.id]) == {}
+    assert [e.status for e in await inspect.journal(env)] == [JournalStatus.FAILED]
