@@ -354,17 +354,23 @@ async def _describe_run(demo: Demo, event: RunFinished) -> str | None:
         open_count = await _open_conflicts(s, demo.pair_id)
     stamp = f"{datetime.now():%H:%M:%S}"
     if run is None:
-        return f"[{stamp}] run {event.run_id[:8]}: {event.status}"
+        return f"[{stamp}] run {_short(event.run_id)}: {event.status}"
     changed = any(run.counts.values()) or run.conflicts_opened or run.conflicts_closed
     if run.trigger == "webhook" and not changed and run.status == "succeeded":
         return None
     applied = ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items()) if v) or "no changes"
     errors = f"; {len(run.errors)} error(s), first: {run.errors[0]}" if run.errors else ""
     return (
-        f"[{stamp}] run {run.id[:8]} ({run.trigger}) {run.status}: {applied}; "
+        f"[{stamp}] run {_short(run.id)} ({run.trigger}) {run.status}: {applied}; "
         f"{run.conflicts_opened} conflict(s) opened, {run.conflicts_closed} closed, "
         f"{open_count} open{errors}"
     )
+
+
+def _short(run_id: str) -> str:
+    """A run id as a line shows it: its last 8 characters, the random ones (a UUIDv7 starts
+    with the time, so runs made close together share their first characters)."""
+    return run_id[-8:]
 
 
 async def _open_conflicts(s: AsyncSession, pair_id: str) -> int:

@@ -12,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from reconciler.service.demo import Demo, DemoOptions, running_demo
+from reconciler.service.demo import Demo, DemoOptions, _short, running_demo
 from reconciler.service.demo_data import JUST_SYNCS
 from reconciler.store import repo_conflicts, repo_runs
+from reconciler.store.types import new_id
 from reconciler.sync.model import ConflictKind
 from tests.service.memory import eventually
 
@@ -149,3 +150,11 @@ def test_the_demo_command_prints_what_a_user_needs_and_stops_on_ctrl_c(tmp_path:
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert "demo stopped" in out
+
+
+def test_run_lines_tell_runs_made_close_together_apart() -> None:
+    # Ids lead with the time (UUIDv7): their first characters are shared by runs made in the
+    # same minute, so a line shows the random end.
+    ids = [new_id() for _ in range(100)]
+    assert len({_short(run_id) for run_id in ids}) == len(ids)
+    assert all(run_id.endswith(_short(run_id)) for run_id in ids)
