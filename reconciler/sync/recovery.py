@@ -67,6 +67,9 @@ async def recover(ctx: RunContext) -> Recovered:
         sources = await _rows(
             s, ctx.pair_id, {key for e in pending if (key := _copied(e.action)) is not None}
         )
+        for side, ids in repo_sync.sides_of(sources).items():
+            for cid in await repo_links.links_by_contact(s, ctx.pair_id, side, ids):
+                del sources[(side, cid)]  # linked some other way meanwhile: the diff's business
     ledger = Ledger(
         states={
             key: row.state() for key, row in rows.items() if row.listed and row.deleted_at is None
