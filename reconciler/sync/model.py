@@ -379,6 +379,14 @@ class Action:
     def writes(self) -> bool:
         return self.kind in WRITE_KINDS
 
+    def copied_contact(self) -> tuple[SideName, str] | None:
+        """The contact a CREATE_CONTACT copies to ``side`` (its source); None for others."""
+        if self.kind is not ActionKind.CREATE_CONTACT:
+            return None
+        if self.source_side is None or self.source_id is None:
+            return None
+        return (self.source_side, self.source_id)
+
 
 class ConflictKind(StrEnum):
     TAGS_INITIAL = "tags_initial"

@@ -65,7 +65,7 @@ async def recover(ctx: RunContext) -> Recovered:
         rows = await _rows(s, ctx.pair_id, contacts)
         # The contacts that pending creates copy (their deletion may need cleaning up).
         sources = await _rows(
-            s, ctx.pair_id, {key for e in pending if (key := _copied(e.action)) is not None}
+            s, ctx.pair_id, {key for e in pending if (key := e.action.copied_contact()) is not None}
         )
         for side, ids in repo_sync.sides_of(sources).items():
             for cid in await repo_links.links_by_contact(s, ctx.pair_id, side, ids):
@@ -89,7 +89,7 @@ async def recover(ctx: RunContext) -> Recovered:
     failed = {o.entry_id for o in batch.outcomes if o.status is JournalStatus.FAILED}
     taken = {key for link in ledger.links.values() if link.active for key in link.contacts()}
     for entry in pending:
-        key = _copied(entry.action)
+        key = entry.action.copied_contact()
         if key is None or key in taken or entry.id not in failed:
             continue
         row = sources.get(key)
@@ -107,15 +107,6 @@ async def _rows(
         found = await repo_sync.load_rows(s, pair_id, side, ids)
         rows.update(((side, cid), row) for cid, row in found.items())
     return rows
-
-
-def _copied(action: Action) -> SideContact | None:
-    """The contact a CREATE_CONTACT copies (to the other side)."""
-    if action.kind is not ActionKind.CREATE_CONTACT:
-        return None
-    if action.source_side is None or action.source_id is None:
-        return None
-    return (action.source_side, action.source_id)
 
 
 async def _recover_one(

@@ -31,7 +31,7 @@ from reconciler.sides.base import Contact, Rejected, SideName
 from reconciler.store import repo_journal, repo_links, repo_pairs, repo_snapshots, repo_sync
 from reconciler.store.tables import PairRow
 from reconciler.sync.context import keyed_tags
-from reconciler.sync.model import ActionKind, ContactState, PairPolicy
+from reconciler.sync.model import ContactState, PairPolicy
 from reconciler.sync.normalise import normalised_fields, tag_key
 from reconciler.sync.runtime import RunContext
 
@@ -311,11 +311,9 @@ async def _confirm_deletions(ctx: RunContext, name: SideName, settings: ScanSett
 async def _copy_sources(s: AsyncSession, pair_id: str, side: SideName) -> set[str]:
     """Contacts of ``side`` that a pending CREATE_CONTACT copies to the other side."""
     return {
-        entry.action.source_id
+        source[1]
         for entry in await repo_journal.pending(s, pair_id)
-        if entry.action.kind is ActionKind.CREATE_CONTACT
-        and entry.action.source_side == side
-        and entry.action.source_id is not None
+        if (source := entry.action.copied_contact()) is not None and source[0] == side
     }
 
 
