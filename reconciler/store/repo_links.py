@@ -221,7 +221,8 @@ async def save_bases(
     known = stored or {}
     rows: list[dict[str, Any]] = []
     stale: list[str] = []
-    notes: list[tuple[str, NoteLinkBase]] = []
+    notes: list[tuple[str, NoteLinkBase]] = []  # new note links, or linking other notes
+    rebased: list[tuple[str, NoteLinkBase]] = []  # the same notes with a new base body
     unknown: list[str] = []
     for link_id, base in bases.items():
         before = known.get(link_id)
@@ -234,7 +235,12 @@ async def save_bases(
         kept = {note.note_link_id for note in base.notes}
         stale.extend(n.note_link_id for n in before.notes if n.note_link_id not in kept)
         old = {n.note_link_id: n for n in before.notes}
-        notes.extend((link_id, n) for n in base.notes if old.get(n.note_link_id) != n)
+        for note in base.notes:
+            was = old.get(note.note_link_id)
+            if was is None or (was.a_note_id, was.b_note_id) != (note.a_note_id, note.b_note_id):
+                notes.append((link_id, note))
+            elif was != note:
+                rebased.append((link_id, note))
     for batch in chunks(unknown):
         # Their stale note links are found in the store.
         keep = {note.note_link_id for link_id in batch for note in bases[link_id].notes}
@@ -248,6 +254,8 @@ async def save_bases(
     await delete_note_links(s, stale)
     for note_batch in chunks(notes):
         await upsert_note_links(s, pair_id, note_batch, now=now)
+    for note_batch in chunks(rebased):
+        await upsert_note_links(s, pair_id, note_batch, now=now, same_notes=True)
 
 
 async def save_base_fields_tags(
@@ -308,10 +316,14 @@ async def upsert_note_links(
     note_links: Sequence[tuple[str, NoteLinkBase]],
     *,
     now: datetime,
+    same_notes: bool = False,
 ) -> None:
     """Create or update note links (link id, note link) by note link id.
 
     A note already linked under another note link id raises ``StoreConflictError``.
+    ``same_notes``: every one exists already and links the notes it linked; only the base
+    body and hash are written (setting the note ids, indexed, to the same values would
+    rewrite a random page of each note index per row on SQLite).
     """
     await insert_rows(
         s,
@@ -331,7 +343,11 @@ async def upsert_note_links(
             for link_id, note in note_links
         ],
         conflict=("id",),
-        update=("a_note_id", "b_note_id", "base_body", "base_hash", "updated_at"),
+        update=(
+            ("base_body", "base_hash", "updated_at")
+            if same_notes
+            else ("a_note_id", "b_note_id", "base_body", "base_hash", "updated_at")
+        ),
     )
 
 

@@ -110,10 +110,10 @@ _LISTED_COLUMNS = (
     "seen_run_id",
     "seen_at",
     "missing_since",
-    "email_key",
-    "phone_key",
     "deleted_at",
 )
+# Set where they differ only (``bulk.insert_rows``): indexed, and nearly always unchanged.
+_IDENTITY_KEYS = ("email_key", "phone_key")
 
 
 def _side_of(pair_id: str, side: SideName) -> Any:
@@ -154,14 +154,20 @@ async def put_listed(
     *,
     run_id: str | None,
     seen_at: datetime,
+    first_listing: bool = False,
 ) -> None:
     """``upsert_contacts`` without telling what changed (the engine finds that out from
-    ``settled_hash``): no read before the write."""
-    await _put_listed(s, _listed_rows(pair_id, side, states, run_id=run_id, seen_at=seen_at))
+    ``settled_hash``): no read before the write.
+
+    ``first_listing``: the side was never listed whole, so nearly every row is new and the
+    matching keys are written by the upsert, not looked at again where they changed.
+    """
+    rows = _listed_rows(pair_id, side, states, run_id=run_id, seen_at=seen_at)
+    await _put_listed(s, rows, first_listing=first_listing)
 
 
 # What a listing writes, in this order (``_listed_rows``); the key, then ``_LISTED_COLUMNS``.
-_LISTED_INSERT = (*_CONTACT_KEY, *_LISTED_COLUMNS, "dirty")
+_LISTED_INSERT = (*_CONTACT_KEY, *_LISTED_COLUMNS, *_IDENTITY_KEYS, "dirty")
 _ID, _HASH = _LISTED_INSERT.index("contact_id"), _LISTED_INSERT.index("hash")
 
 
@@ -189,19 +195,27 @@ def _listed_rows(
                 run_id,
                 seen_at,
                 None,  # missing_since
+                None,  # deleted_at: listed again, whatever made us believe it deleted is void
                 # Matching keys: the fields are stored normalised, so these are copies.
                 fields.get("email"),
                 fields.get("phone"),
-                None,  # deleted_at: listed again, whatever made us believe it deleted is void
                 False,  # dirty (a new row's; an existing row keeps its hint)
             )
         )
     return rows
 
 
-async def _put_listed(s: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
+async def _put_listed(
+    s: AsyncSession, rows: Sequence[tuple[Any, ...]], *, first_listing: bool = False
+) -> None:
     await insert_values(
-        s, _CONTACT, _LISTED_INSERT, rows, conflict=_CONTACT_KEY, update=_LISTED_COLUMNS
+        s,
+        _CONTACT,
+        _LISTED_INSERT,
+        rows,
+        conflict=_CONTACT_KEY,
+        update=(*_LISTED_COLUMNS, *_IDENTITY_KEYS) if first_listing else _LISTED_COLUMNS,
+        update_indexed=() if first_listing else _IDENTITY_KEYS,
     )
 
 
@@ -417,7 +431,8 @@ async def replace_notes(
     Rows are written in key order: SQLite then changes each index page once for many rows
     rather than once per row (note and contact ids are random).
     """
-    rows: list[tuple[Any, ...]] = []
+    rows: list[tuple[Any, ...]] = []  # notes new to these contacts (or moved to them)
+    edited: list[tuple[Any, ...]] = []  # notes stored under the same contact, changed
     gone: list[str] = []
     for batch in chunks(sorted(notes_by_contact)):
         stored = await s.execute(
@@ -430,10 +445,11 @@ async def replace_notes(
         known = {note_id: (cid, digest, body) for note_id, cid, digest, body in stored}
         for contact_id in batch:
             for note in notes_by_contact[contact_id]:
-                if known.pop(note.note_id, None) != (contact_id, note.hash, note.body):
-                    rows.append(
-                        (pair_id, side, note.note_id, contact_id, note.body, note.hash, fetched_at)
-                    )
+                was = known.pop(note.note_id, None)
+                if was == (contact_id, note.hash, note.body):
+                    continue
+                row = (pair_id, side, note.note_id, contact_id, note.body, note.hash, fetched_at)
+                (edited if was is not None and was[0] == contact_id else rows).append(row)
         # Left over: stored under these contacts, not in their lists now. A note that moved
         # to one of these contacts was popped above; one that moved elsewhere is upserted
         # under its new contact by that contact's list (if read) and must not be deleted
@@ -445,16 +461,17 @@ async def replace_notes(
             .values(notes_fetched_at=fetched_at)
         )
     await drop_notes(s, pair_id, side, sorted(gone))
-    rows.sort(key=_NOTE_ID)  # stable: of one note read twice, the last read still wins
-    # A note that moved between contacts is still one row: the upsert moves it.
-    await insert_values(
-        s,
-        _NOTE,
-        _NOTE_INSERT,
-        rows,
-        conflict=("pair_id", "side", "note_id"),
-        update=("contact_id", "body", "hash", "fetched_at"),
-    )
+    # Sorted (stable: of one note read twice, the last read still wins). A note that moved
+    # between contacts is still one row: the upsert moves it. An edited note keeps its
+    # contact, which is not set again: that would rewrite its entry in the contact index.
+    for changed, columns in (
+        (rows, ("contact_id", "body", "hash", "fetched_at")),
+        (edited, ("body", "hash", "fetched_at")),
+    ):
+        changed.sort(key=_NOTE_ID)
+        await insert_values(
+            s, _NOTE, _NOTE_INSERT, changed, conflict=("pair_id", "side", "note_id"), update=columns
+        )
 
 
 async def drop_notes(

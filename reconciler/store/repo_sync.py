@@ -364,15 +364,8 @@ async def put_states(
         _CONTACT,
         rows,
         conflict=("pair_id", "side", "contact_id"),
-        update=(
-            "fields",
-            "tags",
-            "hash",
-            "missing_since",
-            "deleted_at",
-            "email_key",
-            "phone_key",
-        ),
+        update=("fields", "tags", "hash", "missing_since", "deleted_at"),
+        update_indexed=("email_key", "phone_key"),
     )
 
 
@@ -436,7 +429,8 @@ async def put_notes(
             for contact_id, note_id, body, digest in notes
         ],
         conflict=("pair_id", "side", "note_id"),
-        update=("contact_id", "body", "hash", "fetched_at"),
+        update=("body", "hash", "fetched_at"),
+        update_indexed=("contact_id",),
     )
 
 

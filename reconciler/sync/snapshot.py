@@ -202,14 +202,14 @@ async def _list_side(
             listed += len(page.contacts)
             rejected += len(page.rejected)
             if page.rejected or len(states) >= _LISTING_BATCH:
-                await _store_listed(ctx, name, states, page.rejected, now)
+                await _store_listed(ctx, name, states, page.rejected, now, first=watermark is None)
                 states = []
     except (AuthError, FatalRunError):
         raise
     except SideError as exc:
         complete = False
         ctx.tally.error(f"listing side {name.upper()} stopped: {type(exc).__name__}: {exc}")
-    await _store_listed(ctx, name, states, (), now)
+    await _store_listed(ctx, name, states, (), now, first=watermark is None)
     ctx.tally.parked += rejected
     confirmed = 0
     if complete:
@@ -235,14 +235,17 @@ async def _store_listed(
     states: list[ContactState],
     rejected: Sequence[Rejected],
     now: datetime,
+    *,
+    first: bool,
 ) -> None:
     """Store listed contacts; park the malformed ones and mark them seen (they exist: a
-    complete listing must not take them for missing)."""
+    complete listing must not take them for missing). ``first``: the side's first listing
+    (no watermark yet: nearly every contact is new to the store)."""
     if not states and not rejected:
         return
     async with ctx.store.transaction() as s:
         await repo_snapshots.put_listed(
-            s, ctx.pair_id, side, states, run_id=ctx.run_id, seen_at=now
+            s, ctx.pair_id, side, states, run_id=ctx.run_id, seen_at=now, first_listing=first
         )
         for item in rejected:
             await _park_rejected(ctx, s, side, item.item_id, item.error, item.raw, now)
