@@ -461,12 +461,14 @@ async def replace_notes(
             .values(notes_fetched_at=fetched_at)
         )
     await drop_notes(s, pair_id, side, sorted(gone))
-    # Sorted (stable: of one note read twice, the last read still wins). A note that moved
-    # between contacts is still one row: the upsert moves it. An edited note keeps its
-    # contact, which is not set again: that would rewrite its entry in the contact index.
+    # An edited note keeps its contact, which is not set again: that would rewrite its entry
+    # in the contact index. A note that moved between contacts is still one row: the upsert
+    # moves it. Of one note read twice (it moved while being read), the last read wins: its
+    # first read alone can be "edited", so the edited go first, and each list is sorted
+    # stably (the last of a key wins within a statement).
     for changed, columns in (
-        (rows, ("contact_id", "body", "hash", "fetched_at")),
         (edited, ("body", "hash", "fetched_at")),
+        (rows, ("contact_id", "body", "hash", "fetched_at")),
     ):
         changed.sort(key=_NOTE_ID)
         await insert_values(

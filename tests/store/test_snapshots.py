@@ -197,6 +197,26 @@ async def test_note_moving_between_contacts_is_one_row(store: Store, pair: PairR
         assert await snaps.note_owner(s, pair.id, "b", ["n1"]) == {"n1": "y"}
 
 
+async def test_a_note_read_twice_while_moving_keeps_its_last_read(
+    store: Store, pair: PairRow
+) -> None:
+    """Edited under its old contact, then read under a new one with a newer body (it moved
+    while the run read notes): the row holds the last read, whatever statement wrote each."""
+    async with store.transaction() as s:
+        await snaps.replace_notes(s, pair.id, "a", {"x": [_note("n1", "v1")]}, fetched_at=NOW)
+        await snaps.replace_notes(
+            s,
+            pair.id,
+            "a",
+            {"x": [_note("n1", "v2")], "y": [_note("n1", "v3")]},
+            fetched_at=NOW,
+        )
+        result = await s.execute(
+            select(_NOTES.c.contact_id, _NOTES.c.body).where(_NOTES.c.note_id == "n1")
+        )
+        assert result.all() == [("y", "v3")]
+
+
 async def test_notes_read_again_write_only_what_changed(
     store: Store, pair: PairRow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
