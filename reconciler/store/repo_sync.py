@@ -194,6 +194,17 @@ class PoolRow:
     seen_run_id: str | None
 
 
+async def load_rows_of(
+    s: AsyncSession, pair_id: str, contacts: Iterable[SideContact]
+) -> dict[SideContact, ContactRow]:
+    """``load_rows`` for contacts of both sides, keyed by (side, contact id)."""
+    out: dict[SideContact, ContactRow] = {}
+    for side, ids in sides_of(contacts).items():
+        rows = await load_rows(s, pair_id, side, ids)
+        out.update(((side, cid), row) for cid, row in rows.items())
+    return out
+
+
 async def load_pool_rows(
     s: AsyncSession, pair_id: str, side: SideName, contact_ids: Collection[str]
 ) -> list[PoolRow]:

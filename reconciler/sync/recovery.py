@@ -24,8 +24,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from reconciler.errors import AuthError, FatalRunError, NotFoundError, SideError
 from reconciler.sides.base import CORE_FIELDS, SideName
 from reconciler.store import repo_journal, repo_links, repo_sync
@@ -62,9 +60,9 @@ async def recover(ctx: RunContext) -> Recovered:
         contacts: set[SideContact] = set()
         for link in links.values():
             contacts.update({("a", link.a_id), ("b", link.b_id)})
-        rows = await _rows(s, ctx.pair_id, contacts)
+        rows = await repo_sync.load_rows_of(s, ctx.pair_id, contacts)
         # The contacts that pending creates copy (their deletion may need cleaning up).
-        sources = await _rows(
+        sources = await repo_sync.load_rows_of(
             s, ctx.pair_id, {key for e in pending if (key := e.action.copied_contact()) is not None}
         )
         for side, ids in repo_sync.sides_of(sources).items():
@@ -97,16 +95,6 @@ async def recover(ctx: RunContext) -> Recovered:
             batch.forget(*key)
     await flush(ctx, batch)
     return out
-
-
-async def _rows(
-    s: AsyncSession, pair_id: str, contacts: set[SideContact]
-) -> dict[SideContact, repo_sync.ContactRow]:
-    rows: dict[SideContact, repo_sync.ContactRow] = {}
-    for side, ids in repo_sync.sides_of(contacts).items():
-        found = await repo_sync.load_rows(s, pair_id, side, ids)
-        rows.update(((side, cid), row) for cid, row in found.items())
-    return rows
 
 
 async def _recover_one(

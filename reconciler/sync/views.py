@@ -134,7 +134,7 @@ async def collect_work(
         link_contacts: set[SideContact] = set()
         for link in links.values():
             link_contacts.update({("a", link.a_id), ("b", link.b_id)})
-        rows = await _rows(s, ctx.pair_id, link_contacts)
+        rows = await repo_sync.load_rows_of(s, ctx.pair_id, link_contacts)
 
     priority = [
         c.link_id
@@ -174,7 +174,7 @@ async def extend_work(ctx: RunContext, work: Work, link_ids: Collection[str]) ->
                 work.by_contact[("a", link.a_id)] = link.id
                 work.by_contact[("b", link.b_id)] = link.id
                 contacts.update({("a", link.a_id), ("b", link.b_id)})
-        work.rows.update(await _rows(s, ctx.pair_id, contacts))
+        work.rows.update(await repo_sync.load_rows_of(s, ctx.pair_id, contacts))
 
 
 async def _links_of(
@@ -186,16 +186,6 @@ async def _links_of(
     for side, ids in by_side.items():
         found = await repo_sync.link_ids_by_contact(s, pair_id, side, ids)
         out.update(((side, cid), link_id) for cid, link_id in found.items())
-    return out
-
-
-async def _rows(
-    s: AsyncSession, pair_id: str, contacts: Iterable[SideContact]
-) -> dict[SideContact, ContactRow]:
-    out: dict[SideContact, ContactRow] = {}
-    for side, ids in repo_sync.sides_of(contacts).items():
-        rows = await repo_sync.load_rows(s, pair_id, side, ids)
-        out.update(((side, cid), row) for cid, row in rows.items())
     return out
 
 
@@ -222,7 +212,7 @@ async def load_pool(ctx: RunContext, work: Work) -> None:
     if not work.pool:
         return
     async with ctx.store.session() as s:
-        found = await _rows(s, ctx.pair_id, work.pool)
+        found = await repo_sync.load_rows_of(s, ctx.pair_id, work.pool)
     kept: list[SideContact] = []
     for key in work.pool:
         row = found.get(key)
