@@ -98,9 +98,7 @@ async def insert_values(
     if conn.dialect.name == "postgresql":
         await _postgres(conn, table, columns, rows, conflict, (*update, *update_indexed))
     else:
-        await _sqlite(conn, table, columns, rows, conflict, update)
-        if update_indexed:
-            await _sqlite_where_changed(conn, table, columns, rows, conflict, update_indexed)
+        await _sqlite(conn, table, columns, rows, conflict, update, update_indexed)
 
 
 def _values_of(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
@@ -154,42 +152,39 @@ async def _sqlite(
     rows: Sequence[Sequence[Any]],
     conflict: Sequence[str],
     update: Sequence[str],
+    update_indexed: Sequence[str],
 ) -> None:
     convert = _converted([_sqlite_converter(table, c) for c in columns])
     sql = (
         f"INSERT INTO {_quote(table.name)} ({', '.join(_quote(c) for c in columns)}) "  # noqa: S608
         f"VALUES ({', '.join('?' for _ in columns)}){_on_conflict(conflict, update)}"
     )
+    changed = _where_changed(table, columns, conflict, update_indexed) if update_indexed else None
     for batch in chunks(rows):
         values = [convert(row) for row in batch]
         try:
             await conn.exec_driver_sql(sql, values)
+            if changed is not None:
+                # Rows are unique by key (``insert_values``), so per chunk is as good as after.
+                changed_sql, params = changed
+                await conn.exec_driver_sql(changed_sql, [params(row) for row in values])
         except IntegrityError as exc:
             # Same error as the PostgreSQL path, whatever the caller catches.
             raise StoreConflictError(_first_line(exc.orig or exc)) from exc
 
 
-async def _sqlite_where_changed(
-    conn: AsyncConnection,
-    table: Table,
-    columns: list[str],
-    rows: Sequence[Sequence[Any]],
-    key: Sequence[str],
-    changed: Sequence[str],
-) -> None:
-    """Set the ``changed`` columns of the rows (found by ``key``) whose stored values differ:
-    rows with the same values are not written at all. A row just inserted has them already."""
-    convert = _converted([_sqlite_converter(table, c) for c in columns])
+def _where_changed(
+    table: Table, columns: list[str], key: Sequence[str], changed: Sequence[str]
+) -> tuple[str, Callable[[Sequence[Any]], tuple[Any, ...]]]:
+    """The statement that sets the ``changed`` columns of a row (found by ``key``) only where
+    the stored values differ (a row with the same values is not written at all; one just
+    inserted has them already), and the parameters it takes from a converted row."""
     params = _values_of([columns.index(c) for c in (*changed, *key, *changed)])
     sets = ", ".join(f"{_quote(c)} = ?" for c in changed)
     match = " AND ".join(f"{_quote(c)} = ?" for c in key)
     differs = " OR ".join(f"{_quote(c)} IS NOT ?" for c in changed)
     sql = f"UPDATE {_quote(table.name)} SET {sets} WHERE {match} AND ({differs})"  # noqa: S608
-    for batch in chunks(rows):
-        try:
-            await conn.exec_driver_sql(sql, [params(convert(row)) for row in batch])
-        except IntegrityError as exc:
-            raise StoreConflictError(_first_line(exc.orig or exc)) from exc
+    return sql, params
 
 
 async def _postgres(
