@@ -47,33 +47,31 @@ def small_waves(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(apply, "WAVE_MAX", 40)
 
 
-async def test_a_fast_side_gets_larger_waves(store: Store, small_waves: None) -> None:
-    env = await make_env(store)
-    for n in range(100):
-        env.a.user.add_contact(first_name="F", email=f"f{n}@example.com")
+async def _waves_creating(
+    store: Store, count: int, side_class: type[MemorySide] = MemorySide
+) -> list[int]:
+    """The waves of one run that copies ``count`` new contacts of A to B (all of them)."""
+    env = await make_env(store, side_class=side_class)
+    for n in range(count):
+        env.a.user.add_contact(first_name="New", email=f"new{n}@example.com")
     log = WaveLog()
 
     report = await env.run(hooks=log)
 
     assert report.status == "succeeded", report.errors
-    assert len(env.b.user.contacts()) == 100
-    assert log.waves == [10, 40, 40, 10]
+    assert len(env.b.user.contacts()) == count
+    return log.waves
+
+
+async def test_a_fast_side_gets_larger_waves(store: Store, small_waves: None) -> None:
+    assert await _waves_creating(store, 100) == [10, 40, 40, 10]
 
 
 async def test_a_slow_side_gets_smaller_waves(
     store: Store, small_waves: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(apply, "WAVE_SECONDS", 0.01)  # 10 creates take 20-40 ms here
-    env = await make_env(store, side_class=SlowSide)
-    for n in range(30):
-        env.a.user.add_contact(first_name="S", email=f"s{n}@example.com")
-    log = WaveLog()
-
-    report = await env.run(hooks=log)
-
-    assert report.status == "succeeded", report.errors
-    assert len(env.b.user.contacts()) == 30
-    assert log.waves == [10, 5, 5, 5, 5]
+    assert await _waves_creating(store, 30, SlowSide) == [10, 5, 5, 5, 5]
 
 
 def test_a_wave_the_plan_could_not_fill_says_nothing_of_the_pace(
