@@ -18,6 +18,7 @@ compared with a stale one.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -162,34 +163,49 @@ async def rolling_links(
 
 
 async def read_notes(ctx: RunContext, selection: NoteSelection) -> FreshNotes:
-    """Read the selected contacts' notes; in a real run, store them (``notes_fetched_at``)."""
+    """Read the selected contacts' notes; in a real run, store them (``notes_fetched_at``).
+    The two sides are read side by side: they are different accounts with their own budgets,
+    and one side's notes are stored while the other's are still being read."""
     fresh = FreshNotes()
-    for name in ("a", "b"):
-        side_name: SideName = "a" if name == "a" else "b"
-        side = ctx.side(side_name)
-        ids = selection.ids[side_name]
-        if not ids or not side.capabilities.supports_notes:
-            continue
-        failed = 0
-        try:
-            async for item in side.list_notes(ids):
-                if item.notes is None:
-                    failed += 1
-                    continue
-                fresh.by_side[side_name][item.contact_id] = {
-                    note.id: NoteState(note.id, note.body, note_hash(note.body))
-                    for note in item.notes
-                }
-        except (AuthError, FatalRunError):
-            raise
-        except SideError as exc:
-            # The listing broke off: what was read is fresh, the rest is simply not read.
-            ctx.tally.error(f"side {side_name.upper()}: reading notes stopped: {exc}")
-        if failed:
-            ctx.tally.error(f"side {side_name.upper()}: notes of {failed} contact(s) not read")
-        if not ctx.dry_run:
-            await _store(ctx, side_name, fresh.by_side[side_name])
+    results = await asyncio.gather(
+        _read_side(ctx, selection, "a", fresh.by_side["a"]),
+        _read_side(ctx, selection, "b", fresh.by_side["b"]),
+        return_exceptions=True,
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
     return fresh
+
+
+async def _read_side(
+    ctx: RunContext,
+    selection: NoteSelection,
+    side_name: SideName,
+    out: dict[str, dict[str, NoteState]],
+) -> None:
+    side = ctx.side(side_name)
+    ids = selection.ids[side_name]
+    if not ids or not side.capabilities.supports_notes:
+        return
+    failed = 0
+    try:
+        async for item in side.list_notes(ids):
+            if item.notes is None:
+                failed += 1
+                continue
+            out[item.contact_id] = {
+                note.id: NoteState(note.id, note.body, note_hash(note.body)) for note in item.notes
+            }
+    except (AuthError, FatalRunError):
+        raise
+    except SideError as exc:
+        # The listing broke off: what was read is fresh, the rest is simply not read.
+        ctx.tally.error(f"side {side_name.upper()}: reading notes stopped: {exc}")
+    if failed:
+        ctx.tally.error(f"side {side_name.upper()}: notes of {failed} contact(s) not read")
+    if not ctx.dry_run:
+        await _store(ctx, side_name, out)
 
 
 async def _store(
@@ -200,7 +216,7 @@ async def _store(
     # pages, which small transactions would each write out again.
     if not notes:
         return
-    async with ctx.store.transaction() as s:
+    async with ctx.side_transaction() as s:
         await repo_snapshots.replace_notes(
             s,
             ctx.pair_id,

@@ -4,10 +4,14 @@ they are part of the run API.)"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.sides.base import Side, SideName
 from reconciler.store.db import Store
@@ -81,6 +85,8 @@ class RunContext:
     # Existing contacts this run linked because a side refused a create as their duplicate:
     # the side's duplicate rule is its own, so they may sit in a later batch's pool.
     adopted: set[tuple[SideName, str]] = field(default_factory=set)
+    # Held by ``side_transaction`` (see there).
+    store_turn: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def actor(self) -> str:
@@ -91,6 +97,16 @@ class RunContext:
 
     def now(self) -> datetime:
         return self.clock()
+
+    @asynccontextmanager
+    async def side_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A store transaction of one side's task while the other side's runs beside it (the
+        listings, the note readings): the two take turns. SQLite has one writer, and a second
+        one waits in its busy handler, which sleeps in steps of up to 100 ms instead of waking
+        when the first commits; taking turns here, the waiting side wakes at once (and its
+        reading goes on meanwhile). No transaction may be opened inside this one."""
+        async with self.store_turn, self.store.transaction() as session:
+            yield session
 
     async def step(self, name: str, action: Action | None = None) -> None:
         await self.hooks.step(name, action=action)

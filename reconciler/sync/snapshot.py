@@ -213,7 +213,7 @@ async def _list_side(
     ctx.tally.parked += rejected
     confirmed = 0
     if complete:
-        async with ctx.store.transaction() as s:
+        async with ctx.side_transaction() as s:
             await repo_pairs.set_scan_progress(
                 s, ctx.pair_id, name, watermark=newest, full_scan_at=now if full else None
             )
@@ -243,7 +243,7 @@ async def _store_listed(
     (no watermark yet: nearly every contact is new to the store)."""
     if not states and not rejected:
         return
-    async with ctx.store.transaction() as s:
+    async with ctx.side_transaction() as s:
         await repo_snapshots.put_listed(
             s, ctx.pair_id, side, states, run_id=ctx.run_id, seen_at=now, first_listing=first
         )
@@ -294,7 +294,7 @@ async def _confirm_deletions(ctx: RunContext, name: SideName, settings: ScanSett
     if not gone and not back:
         return 0
     now = ctx.now()
-    async with ctx.store.transaction() as s:
+    async with ctx.side_transaction() as s:
         linked = set(await repo_links.links_by_contact(s, ctx.pair_id, name, gone))
         # A linked contact's deletion is for the diff to deal with; so is that of a contact
         # whose copy a create left pending (recovery, later in this run, may find the copy and
@@ -342,6 +342,6 @@ async def _read_hinted(ctx: RunContext, name: SideName) -> None:
     if not found and not gone:
         return
     now = ctx.now()
-    async with ctx.store.transaction() as s:
+    async with ctx.side_transaction() as s:
         await repo_snapshots.put_listed(s, ctx.pair_id, name, found, run_id=ctx.run_id, seen_at=now)
         await repo_snapshots.delete_contacts(s, ctx.pair_id, name, gone)
