@@ -22,16 +22,17 @@ in this order on one pair (each N in a fresh child process, so that its peak RSS
   and archived on A.
 
     .venv/bin/python bench/engine.py --contacts 10000 100000
-    .venv/bin/python bench/engine.py --contacts 100000 --scenarios initial no-change --profile
+    .venv/bin/python bench/engine.py --contacts 100000 --scenarios initial changes --profile changes
 
 Prints a table: wall time of each run (``reconcile`` only; filling the sides is not counted),
 what it applied, conflicts opened, requests per side, and the process's peak RSS after it
 (``ru_maxrss``: the memory sides' 2 x N people are in it; their own size is printed first).
-``--profile`` writes a cProfile of each run to ``bench/profiles/`` and prints its top lines;
-``--phases`` prints each run's steps (snapshot, notes, plan, apply, finish) with their wall
-time and the peak RSS after them; ``--sql`` prints each run's SQL time (statements and
-commits, from the call to its return) and its costliest statements; ``--keep`` keeps the
-store file and prints where it is.
+``--profile [SCENARIO ...]`` writes a cProfile of each run (or of the named ones) to
+``bench/profiles/`` and prints its top lines; ``--phases`` prints each run's steps (snapshot,
+notes, plan, apply, finish) with their wall time, the peak RSS after them and the RSS left
+(with ``--sql``, the SQL time within them too); ``--sql`` prints each run's SQL time
+(statements and commits, from the call to its return) and its costliest statements;
+``--keep`` keeps the store file and prints where it is.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ from reconciler.sync.run import RunReport, SidePair, reconcile
 SCENARIOS = ("initial", "no-change", "changes", "full-scan")
 RUN_SPACING = timedelta(minutes=5)
 PROFILES = Path(__file__).parent / "profiles"
+# Seconds spent in SQL statements and commits so far (``--sql``), read by ``--phases``.
+SQL_SECONDS = [0.0]
 
 
 class SteppingClock:
@@ -101,6 +104,12 @@ class Row:
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def _rss_now_mb() -> float:
+    """The resident set now (the peak is ``_rss_mb``): what a step leaves behind."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
 
 
 async def _pair(store: Store, clock: SteppingClock, notes_per_run: int) -> str:
@@ -165,6 +174,7 @@ class SqlTimes:
                 entry = times.by_statement.setdefault("COMMIT", [0, 0.0, 0])
                 entry[0] += 1
                 entry[1] += time.perf_counter() - began
+                SQL_SECONDS[0] += time.perf_counter() - began
 
         setattr(AsyncAdapt_aiosqlite_connection, "commit", timed_commit)  # noqa: B010
 
@@ -174,9 +184,11 @@ class SqlTimes:
     def _after(self, conn: Any, _cursor: Any, sql: str, params: Any, _ctx: Any, many: bool) -> None:
         key = re.sub(r"\?(, \?)+", "?..", re.sub(r"\s+", " ", sql))[:100]
         entry = self.by_statement.setdefault(key, [0, 0.0, 0])
+        took = time.perf_counter() - conn.info.pop("bench_began", time.perf_counter())
         entry[0] += 1
-        entry[1] += time.perf_counter() - conn.info.pop("bench_began", time.perf_counter())
+        entry[1] += took
         entry[2] += len(params) if many else 1
+        SQL_SECONDS[0] += took
 
     def report(self, top: int = 12) -> None:
         total = sum(e[1] for e in self.by_statement.values())
@@ -188,7 +200,7 @@ class SqlTimes:
 
 
 async def _bench(
-    count: int, scenarios: list[str], profile: bool, sql: bool, keep: bool
+    count: int, scenarios: list[str], profile: list[str] | None, sql: bool, keep: bool
 ) -> list[Row]:
     folder = Path(tempfile.mkdtemp(prefix="bench-engine-"))
     url = f"sqlite+aiosqlite:///{folder / 'store.db'}"
@@ -227,7 +239,8 @@ async def _bench(
         before = {
             n: a.usage().total_requests if n == "a" else b.usage().total_requests for n in "ab"
         }
-        profiler = cProfile.Profile() if profile else None
+        profiled = profile is not None and (not profile or scenario in profile)
+        profiler = cProfile.Profile() if profiled else None
         began = time.perf_counter()
         if profiler is not None:
             profiler.enable()
@@ -274,29 +287,34 @@ def _time_phases() -> None:
     """Wrap the steps ``run.py`` calls so that each prints its wall time (``--phases``)."""
     from reconciler.sync import run as run_module
 
-    def report(name: str, began: float) -> None:
+    def report(name: str, began: float, sql_began: float) -> None:
         took = time.perf_counter() - began
-        print(f"   {name:<18} {took:7.2f} s   peak RSS {_rss_mb():5.0f} MB", flush=True)
+        sql = f"   SQL {SQL_SECONDS[0] - sql_began:5.2f} s" if SQL_SECONDS[0] else ""
+        print(
+            f"   {name:<18} {took:7.2f} s   peak RSS {_rss_mb():5.0f} MB"
+            f"   now {_rss_now_mb():5.0f} MB{sql}",
+            flush=True,
+        )
 
     def timed_async(name: str, fn: Callable[..., Awaitable[object]]) -> Callable[..., object]:
         @functools.wraps(fn)
         async def wrapper(*args: object, **kwargs: object) -> object:
-            began = time.perf_counter()
+            began, sql_began = time.perf_counter(), SQL_SECONDS[0]
             try:
                 return await fn(*args, **kwargs)
             finally:
-                report(name, began)
+                report(name, began, sql_began)
 
         return wrapper
 
     def timed(name: str, fn: Callable[..., object]) -> Callable[..., object]:
         @functools.wraps(fn)
         def wrapper(*args: object, **kwargs: object) -> object:
-            began = time.perf_counter()
+            began, sql_began = time.perf_counter(), SQL_SECONDS[0]
             try:
                 return fn(*args, **kwargs)
             finally:
-                report(name, began)
+                report(name, began, sql_began)
 
         return wrapper
 
@@ -350,7 +368,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contacts", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
-    parser.add_argument("--profile", action="store_true", help="cProfile each run")
+    parser.add_argument(
+        "--profile",
+        nargs="*",
+        choices=SCENARIOS,
+        help="cProfile these runs (every run when none is named)",
+    )
     parser.add_argument("--phases", action="store_true", help="time each step of each run")
     parser.add_argument("--sql", action="store_true", help="time each run's SQL statements")
     parser.add_argument(
