@@ -104,7 +104,9 @@ class RunContext:
         listings, the note readings): the two take turns. SQLite has one writer, and a second
         one waits in its busy handler, which sleeps in steps of up to 100 ms instead of waking
         when the first commits; taking turns here, the waiting side wakes at once (and its
-        reading goes on meanwhile). No transaction may be opened inside this one."""
+        reading goes on meanwhile). PostgreSQL takes the same turns: one code path, and a
+        side's batch costs the store little next to reading it. No transaction may be opened
+        inside this one (the turn is not re-entrant)."""
         async with self.store_turn, self.store.transaction() as session:
             yield session
 
