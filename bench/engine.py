@@ -171,10 +171,11 @@ class SqlTimes:
             try:
                 commit(connection)
             finally:
+                took = time.perf_counter() - began
                 entry = times.by_statement.setdefault("COMMIT", [0, 0.0, 0])
                 entry[0] += 1
-                entry[1] += time.perf_counter() - began
-                SQL_SECONDS[0] += time.perf_counter() - began
+                entry[1] += took
+                SQL_SECONDS[0] += took
 
         setattr(AsyncAdapt_aiosqlite_connection, "commit", timed_commit)  # noqa: B010
 

@@ -18,7 +18,6 @@ compared with a stale one.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -167,14 +166,7 @@ async def read_notes(ctx: RunContext, selection: NoteSelection) -> FreshNotes:
     The two sides are read side by side: they are different accounts with their own budgets,
     and one side's notes are stored while the other's are still being read."""
     fresh = FreshNotes()
-    results = await asyncio.gather(
-        _read_side(ctx, selection, "a", fresh.by_side["a"]),
-        _read_side(ctx, selection, "b", fresh.by_side["b"]),
-        return_exceptions=True,
-    )
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
+    await ctx.both_sides(lambda name: _read_side(ctx, selection, name, fresh.by_side[name]))
     return fresh
 
 

@@ -5,11 +5,11 @@ they are part of the run API.)"""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from reconciler.store.db import Store
 from reconciler.sync.model import Action, PairPolicy
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,17 @@ class RunContext:
         inside this one (the turn is not re-entrant)."""
         async with self.store_turn, self.store.transaction() as session:
             yield session
+
+    async def both_sides(self, work: Callable[[SideName], Awaitable[T]]) -> dict[SideName, T]:
+        """``work`` for side A and side B side by side (different accounts, each with its
+        own budget). Both run to their end, so what one side did is stored even when the
+        other fails; then the first failure is raised."""
+        results = await asyncio.gather(work("a"), work("b"), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        done: list[T] = [r for r in results if not isinstance(r, BaseException)]
+        return {"a": done[0], "b": done[1]}
 
     async def step(self, name: str, action: Action | None = None) -> None:
         await self.hooks.step(name, action=action)

@@ -17,7 +17,6 @@ on. Webhook hints for contacts no listing has returned yet are read one by one.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -144,16 +143,7 @@ async def snapshot_contacts(
     ctx: RunContext, pair: PairRow, settings: ScanSettings, *, full_scan: bool | None
 ) -> dict[SideName, SideListing]:
     """List both sides (concurrently: they are different accounts with their own budgets)."""
-    results = await asyncio.gather(
-        _list_side(ctx, pair, settings, "a", full_scan),
-        _list_side(ctx, pair, settings, "b", full_scan),
-        return_exceptions=True,
-    )
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    listings = [r for r in results if isinstance(r, SideListing)]
-    return {listing.side: listing for listing in listings}
+    return await ctx.both_sides(lambda name: _list_side(ctx, pair, settings, name, full_scan))
 
 
 def _wants_full(
