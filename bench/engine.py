@@ -32,7 +32,12 @@ what it applied, conflicts opened, requests per side, and the process's peak RSS
 notes, plan, apply, finish) with their wall time, the peak RSS after them and the RSS left
 (with ``--sql``, the SQL time within them too); ``--sql`` prints each run's SQL time
 (statements and commits, from the call to its return) and its costliest statements;
-``--keep`` keeps the store file and prints where it is.
+``--keep`` keeps the store file and prints where it is. ``--postgres URL`` runs the store on
+PostgreSQL instead: a database of its own is created on that server for each N (dropped after,
+unless ``--keep``), so that the production store's plans are measured at scale too.
+
+    .venv/bin/python bench/engine.py --contacts 100000 \
+        --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import functools
 import gc
 import json
 import multiprocessing
+import os
 import pstats
 import random
 import re
@@ -58,11 +64,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+import psycopg
+from psycopg import sql as pg_sql
+from sqlalchemy import event, make_url
+from sqlalchemy.dialects.postgresql.psycopg import AsyncAdapt_psycopg_connection
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
 
 from reconciler.sides.memory import MemorySide
-from reconciler.store import repo_pairs
+from reconciler.store import bulk, repo_pairs
 from reconciler.store.db import Store
 from reconciler.store.migrate import upgrade
 from reconciler.store.schema import AccountKind
@@ -163,7 +172,12 @@ class SqlTimes:
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
         # Commits are no cursor execution: the driver connection's commit is timed instead.
-        commit = AsyncAdapt_aiosqlite_connection.commit
+        adapter: Any = (
+            AsyncAdapt_aiosqlite_connection
+            if store.dialect == "sqlite"
+            else AsyncAdapt_psycopg_connection
+        )
+        commit = adapter.commit
         times = self
 
         def timed_commit(connection: Any) -> None:
@@ -177,7 +191,27 @@ class SqlTimes:
                 entry[1] += took
                 SQL_SECONDS[0] += took
 
-        setattr(AsyncAdapt_aiosqlite_connection, "commit", timed_commit)  # noqa: B010
+        setattr(adapter, "commit", timed_commit)  # noqa: B010
+        if store.dialect == "postgresql":
+            # PostgreSQL's bulk writes go through the driver (COPY into a staging table), not
+            # through SQLAlchemy's cursor events: time them as one statement per table.
+            bulk_write = bulk._postgres
+
+            async def timed_bulk_write(
+                conn: Any, table: Any, columns: Any, rows: Any, *args: Any
+            ) -> None:
+                began = time.perf_counter()
+                try:
+                    await bulk_write(conn, table, columns, rows, *args)
+                finally:
+                    took = time.perf_counter() - began
+                    entry = times.by_statement.setdefault(f"BULK {table.name}", [0, 0.0, 0])
+                    entry[0] += 1
+                    entry[1] += took
+                    entry[2] += len(rows)
+                    SQL_SECONDS[0] += took
+
+            setattr(bulk, "_postgres", timed_bulk_write)  # noqa: B010
 
     def _before(self, conn: Any, _cursor: Any, _sql: str, *_: Any) -> None:
         conn.info["bench_began"] = time.perf_counter()
@@ -200,11 +234,47 @@ class SqlTimes:
         self.by_statement.clear()
 
 
+class PostgresDatabase:
+    """A database of its own on the server at ``server_url``, for one N's runs."""
+
+    def __init__(self, server_url: str) -> None:
+        self.name = f"bench_engine_{os.getpid()}"
+        server = make_url(server_url)
+        # psycopg wants a libpq URI: the same URL without SQLAlchemy's "+psycopg" part.
+        self._admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.url = server.set(database=self.name).render_as_string(hide_password=False)
+
+    def _execute(self, statement: pg_sql.Composed) -> None:
+        with psycopg.connect(self._admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(statement)
+
+    def create(self) -> None:
+        self.drop()
+        self._execute(pg_sql.SQL("CREATE DATABASE {}").format(pg_sql.Identifier(self.name)))
+
+    def drop(self) -> None:
+        self._execute(
+            pg_sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                pg_sql.Identifier(self.name)
+            )
+        )
+
+
 async def _bench(
-    count: int, scenarios: list[str], profile: list[str] | None, sql: bool, keep: bool
+    count: int,
+    scenarios: list[str],
+    profile: list[str] | None,
+    sql: bool,
+    keep: bool,
+    postgres: str | None,
 ) -> list[Row]:
     folder = Path(tempfile.mkdtemp(prefix="bench-engine-"))
-    url = f"sqlite+aiosqlite:///{folder / 'store.db'}"
+    database = PostgresDatabase(postgres) if postgres else None
+    if database is not None:
+        database.create()
+        url = database.url
+    else:
+        url = f"sqlite+aiosqlite:///{folder / 'store.db'}"
     await upgrade(url)
     store = Store(url)
     sql_times = SqlTimes(store) if sql else None
@@ -278,9 +348,12 @@ async def _bench(
             print(f"  errors: {list(report.errors)[:5]}", flush=True)
     await store.dispose()
     if keep:
-        print(f"N={count}: store kept in {folder}", flush=True)
+        where = f"database {database.name}" if database is not None else str(folder)
+        print(f"N={count}: store kept in {where}", flush=True)
     else:
         shutil.rmtree(folder)  # a 100,000 run's store is ~250 MB
+        if database is not None:
+            database.drop()
     return rows
 
 
@@ -348,7 +421,11 @@ def _child(
         _time_phases()
     if options.pool_batch is not None:
         batches.POOL_BATCH = options.pool_batch
-    out.put(asyncio.run(_bench(count, scenarios, options.profile, options.sql, options.keep)))
+    out.put(
+        asyncio.run(
+            _bench(count, scenarios, options.profile, options.sql, options.keep, options.postgres)
+        )
+    )
 
 
 def _table(rows: list[Row]) -> str:
@@ -379,6 +456,11 @@ def main() -> int:
     parser.add_argument("--sql", action="store_true", help="time each run's SQL statements")
     parser.add_argument(
         "--keep", action="store_true", help="keep the store file (to look at query plans)"
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run the store on this PostgreSQL server (a database of its own per N)",
     )
     parser.add_argument(
         "--pool-batch", type=int, help="unlinked contacts per batch (batches.POOL_BATCH)"

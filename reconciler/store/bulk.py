@@ -16,12 +16,14 @@ would store them (``UtcDateTime``, JSON, booleans), which the round-trip tests c
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import psycopg
-from sqlalchemy import JSON, Boolean, Table
+from sqlalchemy import JSON, Boolean, Engine, Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -32,8 +34,45 @@ from reconciler.store.types import UtcDateTime, new_id
 
 Convert = Callable[[Any], Any]
 
-# Bulk writes at least this large refresh the table's planner statistics (PostgreSQL).
+# PostgreSQL: a table's planner statistics are refreshed once this process has written this
+# many rows to it since they last were, and then each time it has written as many rows again
+# as in all before (5,000, 10,000, 20,000, ...; see ``_Growth``).
 ANALYZE_AFTER_ROWS = 5000
+
+
+@dataclass
+class _Growth:
+    """The rows this process wrote to one table, and how many when it last analyzed it.
+
+    Without statistics (a fresh bulk load, before autovacuum gets to it, which may be minutes
+    and several runs later) the planner takes a pair's rows for one row: it tests "id IN
+    (...)" against every row of the pair instead of probing the primary key, or joins a
+    pair's links by ``pair_id`` alone and filters every one per row it probes, turning
+    milliseconds into seconds. A first sync writes its links and notes a wave at a time, far
+    below any one-statement threshold, so the count is kept across statements and
+    transactions. Doubling the interval keeps a load of N rows to about log2(N / 5,000)
+    samplings of a few tens of milliseconds each; autovacuum keeps the statistics of a table
+    that grows slowly.
+    """
+
+    written: int = 0
+    analyzed_at: int = 0
+
+    def due(self, rows: int) -> bool:
+        self.written += rows
+        if self.written - self.analyzed_at < max(ANALYZE_AFTER_ROWS, self.analyzed_at):
+            return False
+        self.analyzed_at = self.written
+        return True
+
+
+# Per engine (one database): the stores of several databases in one process count apart.
+_GROWTH: WeakKeyDictionary[Engine, dict[str, _Growth]] = WeakKeyDictionary()
+
+
+def _growth(conn: AsyncConnection, table: str) -> _Growth:
+    tables = _GROWTH.setdefault(conn.sync_engine, {})
+    return tables.setdefault(table, _Growth())
 
 
 async def insert_rows(
@@ -198,11 +237,14 @@ async def _postgres(
     convert = _converted([_postgres_converter(table, c) for c in columns])
     names = ", ".join(_quote(c) for c in columns)
     staging = f"bulk_{new_id()}"
+    analyze = _growth(conn, table.name).due(len(rows))
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None  # an open pooled connection
     try:
-        await _copy_and_insert(driver, table, staging, names, convert, rows, conflict, update)
+        await _copy_and_insert(
+            driver, table, staging, names, convert, rows, conflict, update, analyze=analyze
+        )
     except psycopg.errors.IntegrityError as exc:
         raise StoreConflictError(_first_line(exc)) from exc
     except psycopg.Error as exc:
@@ -218,6 +260,8 @@ async def _copy_and_insert(
     rows: Sequence[Sequence[Any]],
     conflict: Sequence[str],
     update: Sequence[str],
+    *,
+    analyze: bool,
 ) -> None:
     async with driver.cursor() as cursor:
         # Same transaction as the session; dropped at its end (and right after use below).
@@ -233,11 +277,9 @@ async def _copy_and_insert(
             f"{_on_conflict(conflict, update)}"
         )
         await cursor.execute(f"DROP TABLE {staging}")
-        if len(rows) >= ANALYZE_AFTER_ROWS:
-            # Without statistics (a fresh bulk load, before autovacuum gets to it) the planner
-            # takes a pair's rows for one row and tests "id IN (...)" against every row of
-            # the pair instead of probing the primary key: seconds per query, not
-            # milliseconds. Sampling now costs a few tens of milliseconds.
+        if analyze:
+            # In the writing transaction: ANALYZE samples its own uncommitted rows too, so
+            # the run's next statements are planned with them.
             await cursor.execute(f"ANALYZE {_quote(table.name)}")
 
 

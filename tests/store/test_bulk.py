@@ -1,5 +1,6 @@
 """The bulk write path's upsert of indexed columns (``update_indexed``): written where they
-changed, left alone where they did not; and the note links' unique note indexes."""
+changed, left alone where they did not; the note links' unique note indexes; and PostgreSQL's
+planner statistics of a table filled a wave at a time."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from sqlalchemy import select, text
 
 from reconciler.errors import StoreConflictError
 from reconciler.store import repo_links, repo_snapshots
-from reconciler.store.bulk import insert_values
+from reconciler.store.bulk import ANALYZE_AFTER_ROWS, _Growth, insert_values
 from reconciler.store.db import Store
-from reconciler.store.tables import PairRow, SnapshotContactRow
+from reconciler.store.tables import PairRow, SnapshotContactRow, SnapshotNoteRow
 from reconciler.sync.model import ContactState, NoteLinkBase
 
 from .conftest import NOW
 
 _CONTACT = SnapshotContactRow.__table__  # type: ignore[attr-defined]
+_NOTE = SnapshotNoteRow.__table__  # type: ignore[attr-defined]
 
 
 def _person(n: int, email: str, phone: str | None = None) -> ContactState:
@@ -126,3 +128,41 @@ async def test_a_note_link_moved_onto_a_linked_note_is_a_conflict(
     assert sorted(stored) == ["nb1", "nb3"]
     assert stored["nb3"][1].body == "2"
     assert stored["nb1"][1] == NoteLinkBase("nl1", "na1", "nb1", "one!", "h4")
+
+
+async def test_postgres_gathers_statistics_of_a_table_filled_a_wave_at_a_time(
+    store: Store, pair: PairRow
+) -> None:
+    """A first sync writes its links and notes in waves of a few hundred rows. Left to
+    autovacuum (minutes later), the planner would see no rows in them for the rest of the run
+    and the next: the rolling notes scan joined a pair's links by ``pair_id`` alone and
+    filtered them all for each contact (142 ms instead of 0.2 ms at 10,000 links). Six
+    waves of 1,000 rows must leave the table's row count where the planner reads it."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite's planner keeps no statistics the engine relies on")
+    async with store.transaction() as s:
+        # So that only the store's own ANALYZE can have counted the rows.
+        await s.execute(text("ALTER TABLE snapshot_note SET (autovacuum_enabled = false)"))
+    columns = ("pair_id", "side", "note_id", "contact_id", "body", "hash", "fetched_at")
+    for wave in range(6):
+        rows = [(pair.id, "a", f"n{wave}-{i}", f"c{i}", "b", "h", NOW) for i in range(1000)]
+        async with store.transaction() as s:
+            await insert_values(s, _NOTE, columns, rows)
+    async with store.session() as s:
+        estimate = await s.execute(
+            text("SELECT reltuples FROM pg_class WHERE relname = 'snapshot_note'")
+        )
+        assert estimate.scalar_one() >= 5000
+
+
+def test_statistics_are_gathered_at_doubling_intervals() -> None:
+    """Often enough for a table growing from nothing, seldom enough for a large load: at
+    5,000 rows, 10,000, 20,000, 40,000 (log2 of the load, not one per wave)."""
+    growth = _Growth()
+    due = [n for n in range(1, 41) if growth.due(1000)]
+    assert [n * 1000 for n in due] == [
+        ANALYZE_AFTER_ROWS,
+        2 * ANALYZE_AFTER_ROWS,
+        4 * ANALYZE_AFTER_ROWS,
+        8 * ANALYZE_AFTER_ROWS,
+    ]
