@@ -20,7 +20,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, bindparam, delete, func, select, text, type_coerce, update
+from sqlalchemy import (
+    BigInteger,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciler.sides.base import CoreField, SideName
@@ -28,6 +40,7 @@ from reconciler.store.bulk import insert_rows
 from reconciler.store.codec import (
     core_fields,
     encode_fields,
+    encode_json,
     encode_tags,
     hash_encoded,
     resolution_from_json,
@@ -40,7 +53,7 @@ from reconciler.store.schema import (
     RunStatus,
     table_of,
 )
-from reconciler.store.sql import chunks, in_values, rowcount, unique
+from reconciler.store.sql import chunks, dialect_name, in_values, rowcount, unique
 from reconciler.store.tables import (
     ConflictRow,
     ContactLinkRow,
@@ -53,6 +66,7 @@ from reconciler.store.tables import (
     SnapshotNoteRow,
 )
 from reconciler.store.tables_snapshots import UNSETTLED
+from reconciler.store.types import UtcDateTime
 from reconciler.sync.model import (
     ConflictKind,
     ConflictSpec,
@@ -656,9 +670,12 @@ class JournalOutcome:
 async def finish_entries(
     s: AsyncSession, outcomes: Sequence[JournalOutcome], *, now: datetime
 ) -> None:
-    """Record the outcome of many pending entries (one executemany); an entry that is no
-    longer pending keeps its first outcome."""
+    """Record the outcome of many pending entries (one statement per chunk); an entry that is
+    no longer pending keeps its first outcome."""
     if not outcomes:
+        return
+    if dialect_name(s) == "postgresql":
+        await _finish_entries_postgres(s, outcomes, now=now)
         return
     stmt = (
         update(_JOURNAL)
@@ -686,6 +703,45 @@ async def finish_entries(
                 }
                 for o in batch
             ],
+        )
+
+
+# psycopg runs an executemany as one UPDATE per row (a round trip each, pipelined: ~100 us a
+# row, 0.7 s for the 7,000 results of a 100,000-contact "changes" run); the outcomes as
+# arrays joined to the journal by id are one statement.
+_FINISH_POSTGRES = text(
+    """
+    UPDATE journal
+    SET status = v.status, done_at = :done_at, result = CAST(v.result AS JSONB), error = v.error
+    FROM unnest(:ids, :statuses, :results, :errors) AS v (id, status, result, error)
+    WHERE journal.id = v.id AND journal.status = :pending
+    """
+).bindparams(
+    bindparam("done_at", type_=UtcDateTime),
+    bindparam("ids", type_=postgresql.ARRAY(BigInteger)),
+    bindparam("statuses", type_=postgresql.ARRAY(Text)),
+    bindparam("results", type_=postgresql.ARRAY(Text)),
+    bindparam("errors", type_=postgresql.ARRAY(Text)),
+)
+
+
+async def _finish_entries_postgres(
+    s: AsyncSession, outcomes: Sequence[JournalOutcome], *, now: datetime
+) -> None:
+    for batch in chunks(outcomes):
+        await s.execute(
+            _FINISH_POSTGRES,
+            {
+                "done_at": now,
+                "ids": [o.entry_id for o in batch],
+                "statuses": [o.status.value for o in batch],
+                # JSON text as the JSON type would store it (NULL stays NULL: none_as_null).
+                "results": [
+                    encode_json(dict(o.result)) if o.result is not None else None for o in batch
+                ],
+                "errors": [o.error for o in batch],
+                "pending": JournalStatus.PENDING.value,
+            },
         )
 
 

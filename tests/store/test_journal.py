@@ -8,7 +8,9 @@ import pytest
 
 from reconciler.store import repo_journal as journal
 from reconciler.store import repo_runs as runs
+from reconciler.store import repo_sync
 from reconciler.store.db import Store
+from reconciler.store.repo_sync import JournalOutcome
 from reconciler.store.schema import JournalStatus, RunTrigger
 from reconciler.store.tables import PairRow
 from reconciler.sync.model import Action, ActionKind, Reason, Rule
@@ -60,6 +62,41 @@ async def test_intents_then_outcomes(store: Store, pair: PairRow, run_id: str) -
         (JournalStatus.PENDING, None, None),
     ]
     assert entries[0].done_at == done
+
+
+async def test_a_wave_of_outcomes_is_recorded_at_once(
+    store: Store, pair: PairRow, run_id: str
+) -> None:
+    """``finish_entries``, the apply's path (one statement per chunk on PostgreSQL, an
+    executemany on SQLite): each entry gets its own status, result and error; a result of
+    nested JSON comes back as written; an entry already finished keeps its first outcome."""
+    async with store.transaction() as s:
+        entries = await journal.append_intents(
+            s, run_id, pair.id, [_action(n) for n in range(4)], now=NOW
+        )
+        assert await journal.mark_failed(s, entries[3].id, error="first", now=NOW)
+    done = NOW + timedelta(seconds=1)
+    result = {"note_id": "n9", "fields": {"email": "é@x.io", "tags": ["a", "b"]}, "n": 2}
+    async with store.transaction() as s:
+        await repo_sync.finish_entries(
+            s,
+            [
+                JournalOutcome(entries[0].id, JournalStatus.DONE, result=result),
+                JournalOutcome(entries[1].id, JournalStatus.PARKED, error="422: too long"),
+                JournalOutcome(entries[2].id, JournalStatus.DONE),
+                JournalOutcome(entries[3].id, JournalStatus.DONE, result={"late": True}),
+            ],
+            now=done,
+        )
+    async with store.session() as s:
+        stored = await journal.run_entries(s, run_id)
+    assert [(e.status, e.result, e.error) for e in stored] == [
+        (JournalStatus.DONE, result, None),
+        (JournalStatus.PARKED, None, "422: too long"),
+        (JournalStatus.DONE, None, None),
+        (JournalStatus.FAILED, None, "first"),
+    ]
+    assert [e.done_at for e in stored] == [done, done, done, NOW]
 
 
 async def test_crash_leaves_committed_intents_pending(store_url: str, pair: PairRow) -> None:
