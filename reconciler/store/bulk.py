@@ -68,11 +68,25 @@ class _Growth:
 
 # Per engine (one database): the stores of several databases in one process count apart.
 _GROWTH: WeakKeyDictionary[Engine, dict[str, _Growth]] = WeakKeyDictionary()
+# The session's tables due an ANALYZE, run by ``Store`` once the session's transaction is over.
+_DUE = "reconciler.analyze_due"
 
 
 def _growth(conn: AsyncConnection, table: str) -> _Growth:
     tables = _GROWTH.setdefault(conn.sync_engine, {})
     return tables.setdefault(table, _Growth())
+
+
+def take_due_analyses(s: AsyncSession) -> list[str]:
+    """The tables whose statistics this session's writes made due (then forgotten).
+
+    Not analyzed inside the writing transaction: ANALYZE holds its table's lock until the
+    transaction ends, and two runs analyzing two tables in opposite orders would deadlock.
+    After the commit it holds one lock for its own few tens of milliseconds, and samples the
+    committed rows.
+    """
+    due: set[str] = s.info.pop(_DUE, set())
+    return sorted(due)
 
 
 async def insert_rows(
@@ -136,6 +150,8 @@ async def insert_values(
     conn = await s.connection()
     if conn.dialect.name == "postgresql":
         await _postgres(conn, table, columns, rows, conflict, (*update, *update_indexed))
+        if _growth(conn, table.name).due(len(rows)):
+            s.info.setdefault(_DUE, set()).add(table.name)
     else:
         await _sqlite(conn, table, columns, rows, conflict, update, update_indexed)
 
@@ -237,14 +253,11 @@ async def _postgres(
     convert = _converted([_postgres_converter(table, c) for c in columns])
     names = ", ".join(_quote(c) for c in columns)
     staging = f"bulk_{new_id()}"
-    analyze = _growth(conn, table.name).due(len(rows))
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None  # an open pooled connection
     try:
-        await _copy_and_insert(
-            driver, table, staging, names, convert, rows, conflict, update, analyze=analyze
-        )
+        await _copy_and_insert(driver, table, staging, names, convert, rows, conflict, update)
     except psycopg.errors.IntegrityError as exc:
         raise StoreConflictError(_first_line(exc)) from exc
     except psycopg.Error as exc:
@@ -260,8 +273,6 @@ async def _copy_and_insert(
     rows: Sequence[Sequence[Any]],
     conflict: Sequence[str],
     update: Sequence[str],
-    *,
-    analyze: bool,
 ) -> None:
     async with driver.cursor() as cursor:
         # Same transaction as the session; dropped at its end (and right after use below).
@@ -277,10 +288,6 @@ async def _copy_and_insert(
             f"{_on_conflict(conflict, update)}"
         )
         await cursor.execute(f"DROP TABLE {staging}")
-        if analyze:
-            # In the writing transaction: ANALYZE samples its own uncommitted rows too, so
-            # the run's next statements are planned with them.
-            await cursor.execute(f"ANALYZE {_quote(table.name)}")
 
 
 def _first_line(error: BaseException) -> str:

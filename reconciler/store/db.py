@@ -22,6 +22,7 @@ connection would see its own empty database).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -39,6 +40,9 @@ from sqlalchemy.ext.asyncio import (
 
 from reconciler.errors import ConfigError, StoreConflictError, StoreError
 from reconciler.settings import Settings, normalise_database_url
+from reconciler.store.bulk import take_due_analyses
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -84,6 +88,7 @@ class Store:
         async with self._sessions() as session:
             with _translated_errors():
                 yield session
+        await self._refresh_statistics(session)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -92,6 +97,7 @@ class Store:
             with _translated_errors():
                 async with session.begin():
                     yield session
+        await self._refresh_statistics(session)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:
@@ -99,6 +105,24 @@ class Store:
         async with self.engine.connect() as connection:
             with _translated_errors():
                 yield connection
+
+    async def _refresh_statistics(self, session: AsyncSession) -> None:
+        """ANALYZE the tables the session's bulk writes made due (PostgreSQL; see
+        ``bulk.take_due_analyses``), each in a statement of its own, outside any transaction.
+
+        The session's work is over (committed, or left uncommitted by its caller): a failure
+        here is logged and swallowed, never reported as the failure of a committed write.
+        """
+        tables = take_due_analyses(session)
+        if not tables:
+            return
+        try:
+            async with self.engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                for table in tables:
+                    await autocommit.exec_driver_sql(f'ANALYZE "{table}"')
+        except DBAPIError as exc:
+            log.warning("could not refresh planner statistics of %s: %s", tables, exc.orig)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
