@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -121,8 +121,13 @@ class Store:
                 autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
                 for table in tables:
                     await autocommit.exec_driver_sql(f'ANALYZE "{table}"')
-        except DBAPIError as exc:
-            log.warning("could not refresh planner statistics of %s: %s", tables, exc.orig)
+        except (SQLAlchemyError, OSError) as exc:  # a pool timeout too, not only the server
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            log.warning(
+                "could not refresh planner statistics of %s: %s",
+                ", ".join(tables),
+                reason[0] if reason else type(exc).__name__,
+            )
 
     async def dispose(self) -> None:
         await self.engine.dispose()

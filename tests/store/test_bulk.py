@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from reconciler.errors import StoreConflictError
 from reconciler.store import repo_links, repo_snapshots
-from reconciler.store.bulk import ANALYZE_AFTER_ROWS, _Growth, insert_values
+from reconciler.store.bulk import _DUE, ANALYZE_AFTER_ROWS, _Growth, insert_values
 from reconciler.store.db import Store
 from reconciler.store.tables import PairRow, SnapshotContactRow, SnapshotNoteRow
 from reconciler.sync.model import ContactState, NoteLinkBase
@@ -176,3 +176,17 @@ def test_statistics_are_gathered_at_doubling_intervals() -> None:
         4 * ANALYZE_AFTER_ROWS,
         8 * ANALYZE_AFTER_ROWS,
     ]
+
+
+async def test_a_failed_statistics_refresh_does_not_fail_the_committed_write(
+    store: Store, pair: PairRow, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The refresh runs after the commit: its failure is a warning, and the write stands."""
+    columns = ("pair_id", "side", "note_id", "contact_id", "body", "hash", "fetched_at")
+    async with store.transaction() as s:
+        await insert_values(s, _NOTE, columns, [(pair.id, "a", "n1", "c1", "b", "h", NOW)])
+        s.info[_DUE] = {"no_such_table"}
+    assert "could not refresh planner statistics of no_such_table" in caplog.text
+    async with store.session() as s:
+        stored = await s.execute(select(_NOTE.c.note_id).where(_NOTE.c.pair_id == pair.id))
+        assert list(stored.scalars()) == ["n1"]
