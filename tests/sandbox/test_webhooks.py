@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,6 +30,7 @@ class Receiver:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.script: list[int] = []  # statuses to answer first (then 200)
         self.delay = 0.0
+        self.gate: asyncio.Event | None = None  # when set: answer only once it is open
         self.app = FastAPI()
 
         @self.app.post("/hook")
@@ -38,6 +38,8 @@ class Receiver:
             self.received.append((dict(request.headers), await request.body()))
             if self.delay:
                 await asyncio.sleep(self.delay)
+            if self.gate is not None:
+                await self.gate.wait()
             status = self.script.pop(0) if self.script else 200
             return JSONResponse({}, status_code=status)
 
@@ -166,13 +168,16 @@ async def test_at_most_once_only_429_is_retried(
 async def test_delivery_does_not_slow_the_api(
     api: Api, sandbox: Sandbox, receiver: tuple[Receiver, str]
 ) -> None:
+    """The API answers while the receiver has not: it holds every delivery until the two
+    creates are back (no clock involved)."""
     rec, url = receiver
     sandbox.add_webhook(url)
-    rec.delay = 0.5
-    started = time.perf_counter()
-    await api.create(email="slow@example.com")
-    await api.create(email="slow2@example.com")
-    assert time.perf_counter() - started < 0.4
+    rec.gate = asyncio.Event()
+    await asyncio.wait_for(api.create(email="slow@example.com"), timeout=30)
+    await asyncio.wait_for(api.create(email="slow2@example.com"), timeout=30)
+    # Nothing answered yet (an inline delivery that gave up on its timeout would say failed).
+    assert [d.outcome for d in sandbox.webhooks.deliveries] == ["queued", "queued"]
+    rec.gate.set()
     await sandbox.drain_webhooks()
     assert len(rec.received) == 2
 
