@@ -20,6 +20,7 @@ from .conftest import NOW
 
 _CONTACT = SnapshotContactRow.__table__  # type: ignore[attr-defined]
 _NOTE = SnapshotNoteRow.__table__  # type: ignore[attr-defined]
+_NOTE_COLUMNS = ("pair_id", "side", "note_id", "contact_id", "body", "hash", "fetched_at")
 
 
 def _person(n: int, email: str, phone: str | None = None) -> ContactState:
@@ -145,11 +146,10 @@ async def test_postgres_gathers_statistics_of_a_table_filled_a_wave_at_a_time(
     async with store.transaction() as s:
         # So that only the store's own ANALYZE can have counted the rows.
         await s.execute(text("ALTER TABLE snapshot_note SET (autovacuum_enabled = false)"))
-    columns = ("pair_id", "side", "note_id", "contact_id", "body", "hash", "fetched_at")
     for wave in range(6):
         rows = [(pair.id, "a", f"n{wave}-{i}", f"c{i}", "b", "h", NOW) for i in range(1000)]
         async with store.transaction() as s:
-            await insert_values(s, _NOTE, columns, rows)
+            await insert_values(s, _NOTE, _NOTE_COLUMNS, rows)
             held = await s.execute(
                 text(
                     "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()"
@@ -182,9 +182,8 @@ async def test_a_failed_statistics_refresh_does_not_fail_the_committed_write(
     store: Store, pair: PairRow, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The refresh runs after the commit: its failure is a warning, and the write stands."""
-    columns = ("pair_id", "side", "note_id", "contact_id", "body", "hash", "fetched_at")
     async with store.transaction() as s:
-        await insert_values(s, _NOTE, columns, [(pair.id, "a", "n1", "c1", "b", "h", NOW)])
+        await insert_values(s, _NOTE, _NOTE_COLUMNS, [(pair.id, "a", "n1", "c1", "b", "h", NOW)])
         s.info[_DUE] = {"no_such_table"}
     assert "could not refresh planner statistics of no_such_table" in caplog.text
     async with store.session() as s:
