@@ -193,8 +193,9 @@ class SqlTimes:
 
         setattr(adapter, "commit", timed_commit)  # noqa: B010
         if store.dialect == "postgresql":
-            # PostgreSQL's bulk writes go through the driver (COPY into a staging table), not
-            # through SQLAlchemy's cursor events: time them as one statement per table.
+            # PostgreSQL's bulk writes go through the driver (INSERT ... FROM unnest with
+            # binary arrays), not through SQLAlchemy's cursor events: time them as one
+            # statement per table.
             bulk_write = bulk._postgres
 
             async def timed_bulk_write(

@@ -7,7 +7,8 @@ processors, JSON encoding, parameter dictionaries); here values are converted on
 type, into what the driver takes natively, and sent as:
 
 - SQLite: one ``executemany`` of a plain ``INSERT ... ON CONFLICT`` per chunk;
-- PostgreSQL: ``COPY`` into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT``.
+- PostgreSQL: one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT`` per chunk, the rows sent
+  as one array per column.
 
 Both run inside the caller's transaction. Values are stored exactly as the SQLAlchemy types
 would store them (``UtcDateTime``, JSON, booleans), which the round-trip tests check.
@@ -23,14 +24,14 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import psycopg
-from sqlalchemy import JSON, Boolean, Engine, Table
+from sqlalchemy import JSON, Boolean, Dialect, Engine, Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from reconciler.errors import StoreConflictError, StoreError
 from reconciler.store.codec import EncodedJSON, encode_json
 from reconciler.store.sql import chunks
-from reconciler.store.types import UtcDateTime, new_id
+from reconciler.store.types import UtcDateTime
 
 Convert = Callable[[Any], Any]
 
@@ -38,6 +39,9 @@ Convert = Callable[[Any], Any]
 # many rows to it since they last were, and then each time it has written as many rows again
 # as in all before (5,000, 10,000, 20,000, ...; see ``_Growth``).
 ANALYZE_AFTER_ROWS = 5000
+
+# PostgreSQL: rows per INSERT ... FROM unnest (arrays of this many values per column).
+UNNEST_ROWS = 5000
 
 
 @dataclass
@@ -251,43 +255,55 @@ async def _postgres(
     update: Sequence[str],
 ) -> None:
     convert = _converted([_postgres_converter(table, c) for c in columns])
-    names = ", ".join(_quote(c) for c in columns)
-    staging = f"bulk_{new_id()}"
+    statement = _unnest_insert(table, columns, conflict, update, conn.dialect)
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None  # an open pooled connection
     try:
-        await _copy_and_insert(driver, table, staging, names, convert, rows, conflict, update)
+        async with driver.cursor() as cursor:
+            for batch in chunks(rows, UNNEST_ROWS):
+                # Column-wise: one array per column, whatever the number of rows.
+                arrays = [list(values) for values in zip(*map(convert, batch), strict=True)]
+                await cursor.execute(statement, arrays)
     except psycopg.errors.IntegrityError as exc:
         raise StoreConflictError(_first_line(exc)) from exc
     except psycopg.Error as exc:
         raise StoreError(_first_line(exc)) from exc
 
 
-async def _copy_and_insert(
-    driver: psycopg.AsyncConnection[Any],
+def _unnest_insert(
     table: Table,
-    staging: str,
-    names: str,
-    convert: Callable[[Sequence[Any]], Sequence[Any]],
-    rows: Sequence[Sequence[Any]],
+    columns: Sequence[str],
     conflict: Sequence[str],
     update: Sequence[str],
-) -> None:
-    async with driver.cursor() as cursor:
-        # Same transaction as the session; dropped at its end (and right after use below).
-        await cursor.execute(
-            f"CREATE TEMPORARY TABLE {staging} AS SELECT {names} "  # noqa: S608
-            f"FROM {_quote(table.name)} WITH NO DATA"
-        )
-        async with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                await copy.write_row(convert(row))
-        await cursor.execute(
-            f"INSERT INTO {_quote(table.name)} ({names}) SELECT {names} FROM {staging}"  # noqa: S608
-            f"{_on_conflict(conflict, update)}"
-        )
-        await cursor.execute(f"DROP TABLE {staging}")
+    dialect: Dialect,
+) -> str:
+    """``INSERT ... SELECT FROM unnest(%b::type[], ...)``: a batch's rows as one array per
+    column, in one statement.
+
+    It replaced COPY into a temporary staging table: every call created and dropped a table,
+    i.e. rows inserted and deleted in ``pg_class``, ``pg_attribute`` and ``pg_type``, dozens
+    of times a run, for every pair, all day: catalog bloat that only autovacuum undid. The
+    arrays go in binary (``%b``): as text, the server parses every value out of an escaped
+    array literal, 5x slower than COPY (5,000 audit rows: 0.10 s against 0.02 s; in binary
+    0.016 s). JSON travels as text, as the JSON type stores it, and is cast per value.
+    """
+    names = ", ".join(_quote(c) for c in columns)
+    arrays: list[str] = []
+    picks: list[str] = []
+    for column in columns:
+        kind = table.c[column].type.compile(dialect=dialect)
+        if kind in {"JSON", "JSONB"}:
+            arrays.append("%b::text[]")
+            picks.append(f"{_quote(column)}::{kind.lower()}")
+        else:
+            arrays.append(f"%b::{kind.lower()}[]")
+            picks.append(_quote(column))
+    return (
+        f"INSERT INTO {_quote(table.name)} ({names}) "  # noqa: S608
+        f"SELECT {', '.join(picks)} FROM unnest({', '.join(arrays)}) AS v ({names})"
+        f"{_on_conflict(conflict, update)}"
+    )
 
 
 def _first_line(error: BaseException) -> str:
@@ -322,7 +338,7 @@ def _postgres_converter(table: Table, column: str) -> Convert:
     if isinstance(kind, UtcDateTime):
         return _aware
     if isinstance(kind, JSON):
-        return _json_text  # COPY's text input of jsonb
+        return _json_text  # sent as text, cast to jsonb per value (see _unnest_insert)
     return _identity
 
 

@@ -1,20 +1,21 @@
 """The bulk write path's upsert of indexed columns (``update_indexed``): written where they
-changed, left alone where they did not; the note links' unique note indexes; and PostgreSQL's
-planner statistics of a table filled a wave at a time."""
+changed, left alone where they did not; the note links' unique note indexes; PostgreSQL's
+planner statistics of a table filled a wave at a time; no catalog writes on PostgreSQL; and
+awkward values stored as given on both databases."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from reconciler.errors import StoreConflictError
 from reconciler.store import repo_links, repo_snapshots
 from reconciler.store.bulk import _DUE, ANALYZE_AFTER_ROWS, _Growth, insert_values
 from reconciler.store.db import Store
 from reconciler.store.tables import PairRow, SnapshotContactRow, SnapshotNoteRow
-from reconciler.sync.model import ContactState, NoteLinkBase
+from reconciler.sync.model import ContactState, NoteLinkBase, NoteState
 
 from .conftest import NOW
 
@@ -165,6 +166,27 @@ async def test_postgres_gathers_statistics_of_a_table_filled_a_wave_at_a_time(
         assert estimate.scalar_one() >= 5000
 
 
+async def test_postgres_bulk_writes_leave_the_catalog_alone(store: Store, pair: PairRow) -> None:
+    """A service writes in bulk dozens of times a run, for every pair, all day. Each write
+    that made a staging table inserted and deleted rows of ``pg_class``, ``pg_attribute``
+    and ``pg_type`` (bloat only autovacuum undoes); a bulk write must touch no catalog."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite's bulk path makes no tables")
+    catalog_writes = text(
+        "SELECT coalesce(sum(n_tup_ins + n_tup_del), 0) FROM pg_stat_xact_sys_tables"
+        " WHERE relname IN ('pg_class', 'pg_attribute', 'pg_type')"
+    )
+    rows = [(pair.id, "a", f"n{i}", f"c{i}", "b", "h", NOW) for i in range(3)]
+    async with store.transaction() as s:
+        await insert_values(s, _NOTE, _NOTE_COLUMNS, rows, conflict=("pair_id", "side", "note_id"))
+        await insert_values(
+            s, _NOTE, _NOTE_COLUMNS, rows, conflict=("pair_id", "side", "note_id"), update=("body",)
+        )
+        assert (await s.execute(catalog_writes)).scalar_one() == 0
+        stored = await s.execute(select(func.count()).where(_NOTE.c.pair_id == pair.id))
+        assert stored.scalar_one() == 3
+
+
 def test_statistics_are_gathered_at_doubling_intervals() -> None:
     """Often enough for a table growing from nothing, seldom enough for a large load: at
     5,000 rows, 10,000, 20,000, 40,000 (log2 of the load, not one per wave)."""
@@ -189,3 +211,49 @@ async def test_a_failed_statistics_refresh_does_not_fail_the_committed_write(
     async with store.session() as s:
         stored = await s.execute(select(_NOTE.c.note_id).where(_NOTE.c.pair_id == pair.id))
         assert list(stored.scalars()) == ["n1"]
+
+
+# Text that array literals, COPY and JSON each quote or escape in their own way.
+_AWKWARD = (
+    "NULL",
+    "",
+    " ",
+    'say "hi", {you}',
+    "back\\slash \\N tab\there\nnew line",
+    "{}",
+    "[1,2]",
+    "naïve café 😀 ✓",
+    "',); DROP TABLE snapshot_note; --",
+)
+
+
+async def test_awkward_values_are_stored_as_given(store: Store, pair: PairRow) -> None:
+    """What the bulk path stores reads back unchanged: strings that look like NULL, arrays or
+    JSON, quotes, backslashes, control characters and non-ASCII text, in plain and JSON
+    columns, next to real NULLs, booleans and timestamps."""
+    states = [
+        ContactState(
+            contact_id=f"c{i}",
+            fields={"first_name": text_, "last_name": None, "email": f"{i}@x.io", "phone": None},
+            tags={f"k{i}": text_} if text_ else {},
+            date_updated=NOW - timedelta(seconds=i),
+        )
+        for i, text_ in enumerate(_AWKWARD)
+    ]
+    notes = {f"c{i}": [NoteState(f"n{i}", text_, f"h{i}")] for i, text_ in enumerate(_AWKWARD)}
+    async with store.transaction() as s:
+        await repo_snapshots.put_listed(s, pair.id, "a", states, run_id="r", seen_at=NOW)
+        await repo_snapshots.replace_notes(s, pair.id, "a", notes, fetched_at=NOW)
+    ids = [state.contact_id for state in states]
+    async with store.session() as s:
+        contacts = await repo_snapshots.load_contacts(s, pair.id, "a", ids)
+        stored_notes = await repo_snapshots.load_notes(s, pair.id, "a", ids)
+    for i, (state, text_) in enumerate(zip(states, _AWKWARD, strict=True)):
+        got = contacts[state.contact_id]
+        assert got.fields["first_name"] == text_
+        assert got.fields["last_name"] is None
+        assert dict(got.tags) == dict(state.tags)
+        assert got.date_updated == state.date_updated
+        assert got.seen_at == NOW
+        assert got.missing_since is None
+        assert stored_notes[state.contact_id] == {f"n{i}": NoteState(f"n{i}", text_, f"h{i}")}
