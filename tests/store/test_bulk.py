@@ -256,4 +256,6 @@ async def test_awkward_values_are_stored_as_given(store: Store, pair: PairRow) -
         assert got.date_updated == state.date_updated
         assert got.seen_at == NOW
         assert got.missing_since is None
+        assert got.dirty is False
+        assert got.notes_fetched_at == NOW
         assert stored_notes[state.contact_id] == {f"n{i}": NoteState(f"n{i}", text_, f"h{i}")}
