@@ -292,12 +292,13 @@ def _unnest_insert(
     arrays: list[str] = []
     picks: list[str] = []
     for column in columns:
-        kind = table.c[column].type.compile(dialect=dialect)
-        if kind in {"JSON", "JSONB"}:
+        kind = table.c[column].type
+        name = kind.compile(dialect=dialect).lower()
+        if isinstance(kind, JSON):  # as ``_postgres_converter`` tells them, which sends text
             arrays.append("%b::text[]")
-            picks.append(f"{_quote(column)}::{kind.lower()}")
+            picks.append(f"{_quote(column)}::{name}")
         else:
-            arrays.append(f"%b::{kind.lower()}[]")
+            arrays.append(f"%b::{name}[]")
             picks.append(_quote(column))
     return (
         f"INSERT INTO {_quote(table.name)} ({names}) "  # noqa: S608
